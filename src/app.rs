@@ -1,0 +1,45 @@
+//! The application: shared state, the router, and serving it until shutdown.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::FromRef;
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::mail::imap::ImapPool;
+
+/// State shared by all handlers.
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub pool: ImapPool,
+}
+
+impl AppState {
+    /// Builds the state and starts the pool's reaper.
+    pub fn new(config: Config) -> Self {
+        let pool = ImapPool::new(config.pool.clone(), config.tls.clone());
+        pool.spawn_reaper();
+        AppState {
+            config: Arc::new(config),
+            pool,
+        }
+    }
+}
+
+/// The whole application.
+pub fn router(state: AppState) -> Router {
+    crate::web::routes(state)
+}
+
+/// Serves until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,82 @@
+//! Who the user is to the mail servers: their credentials and the servers that hold their mail.
+//!
+//! The password lives only here, in memory: `Credentials` never prints it (its `Debug` is redacted) and
+//! wipes it when dropped.
+
+use std::fmt;
+use std::sync::Arc;
+
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+/// The address and password a user typed at login.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct Credentials {
+    address: String,
+    password: String,
+}
+
+impl Credentials {
+    pub fn new(address: impl Into<String>, password: impl Into<String>) -> Self {
+        Credentials {
+            address: address.into(),
+            password: password.into(),
+        }
+    }
+
+    /// The login address, e.g. `alice@example.org`.
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
+    /// The secret; only protocol code calls this.
+    pub fn password(&self) -> &str {
+        &self.password
+    }
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("address", &self.address)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// How a connection to a mail server is secured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Security {
+    /// TLS from the first byte (IMAPS 993, SMTPS 465).
+    Tls,
+    /// Plain connection upgraded with STARTTLS before login.
+    StartTls,
+    /// No encryption: only for a server on the same host or a trusted network.
+    None,
+}
+
+/// A mail server endpoint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Server {
+    pub host: String,
+    pub port: u16,
+    pub security: Security,
+}
+
+/// The TLS client settings shared by every connection (trusted roots, possibly an extra CA file).
+#[derive(Clone)]
+pub struct TlsSettings {
+    pub config: Arc<rustls::ClientConfig>,
+}
+
+impl fmt::Debug for TlsSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TlsSettings")
+    }
+}
+
+/// The servers of one mail domain.
+#[derive(Clone, Debug)]
+pub struct Servers {
+    pub imap: Server,
+    pub smtp: Server,
+}

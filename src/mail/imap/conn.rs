@@ -1,0 +1,252 @@
+//! One authenticated IMAP connection, the folder it has selected, and the only way to run a command on
+//! it: [`Conn::command`], which always reads the server's answer to the end.
+//!
+//! async-imap's typed command streams must be drained by the caller, and after a parse error they end
+//! quietly instead of failing (see the crate notes); reading every response ourselves up to the tagged
+//! completion avoids both traps. Any I/O error, EOF, BYE or timeout marks the connection broken, and the
+//! pool throws a broken connection away instead of handing it to the next request.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use async_imap::Session;
+use imap_proto::{MailboxDatum, Response, ResponseCode, Status, StatusAttribute};
+
+use super::codec;
+use super::connect::capability_name;
+use crate::mail::net::MailStream;
+use crate::mail::{FolderName, MailError};
+
+/// The state of the selected folder, kept so that a page view does not re-SELECT.
+#[derive(Clone, Debug)]
+pub struct Selected {
+    pub folder: FolderName,
+    pub uid_validity: u32,
+    pub exists: u32,
+}
+
+/// An authenticated IMAP connection.
+pub struct Conn {
+    session: Session<MailStream>,
+    caps: HashSet<String>,
+    selected: Option<Selected>,
+    broken: bool,
+    timeout: Duration,
+    pub(crate) last_used: Instant,
+}
+
+impl std::fmt::Debug for Conn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Conn")
+            .field("selected", &self.selected)
+            .field("broken", &self.broken)
+            .finish()
+    }
+}
+
+impl Conn {
+    pub(crate) async fn new(
+        session: Session<MailStream>,
+        timeout: Duration,
+    ) -> Result<Self, MailError> {
+        let mut conn = Conn {
+            session,
+            caps: HashSet::new(),
+            selected: None,
+            broken: false,
+            timeout,
+            last_used: Instant::now(),
+        };
+        let mut caps = HashSet::new();
+        conn.command_each("CAPABILITY", |r| {
+            if let Response::Capabilities(list) = r {
+                caps.extend(list.iter().map(capability_name));
+            }
+        })
+        .await?;
+        conn.caps = caps;
+        Ok(conn)
+    }
+
+    /// True if the server advertised the capability (upper-case name, e.g. `MOVE`).
+    pub fn has_capability(&self, cap: &str) -> bool {
+        self.caps.contains(cap)
+    }
+
+    /// True once an error made the connection unusable.
+    pub fn is_broken(&self) -> bool {
+        self.broken
+    }
+
+    /// Runs one command, ignoring its untagged data.
+    pub async fn command(&mut self, command: &str) -> Result<(), MailError> {
+        self.command_each(command, |_| {}).await
+    }
+
+    /// Runs one command and hands every untagged response it produced to `each`. A NO or BAD completion
+    /// is `MailError::Refused` (the connection stays usable); anything else abnormal breaks it.
+    pub async fn command_each(
+        &mut self,
+        command: &str,
+        each: impl FnMut(&Response<'_>) + Send,
+    ) -> Result<(), MailError> {
+        if self.broken {
+            return Err(MailError::ConnectionLost(
+                "connection already broken".into(),
+            ));
+        }
+        self.last_used = Instant::now();
+        let timeout = self.timeout;
+        match tokio::time::timeout(timeout, self.command_inner(command, each)).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => {
+                if e.poisons_connection() {
+                    self.broken = true;
+                    self.selected = None;
+                }
+                Err(e)
+            }
+            Err(_) => {
+                // The answer may still arrive later; nobody may read this connection again.
+                self.broken = true;
+                self.selected = None;
+                Err(MailError::Timeout)
+            }
+        }
+    }
+
+    async fn command_inner(
+        &mut self,
+        command: &str,
+        mut each: impl FnMut(&Response<'_>) + Send,
+    ) -> Result<(), MailError> {
+        let tag = self
+            .session
+            .run_command(command)
+            .await
+            .map_err(|e| MailError::ConnectionLost(e.to_string()))?;
+        loop {
+            let resp = self
+                .session
+                .read_response()
+                .await
+                .map_err(|e| MailError::ConnectionLost(e.to_string()))?
+                .ok_or_else(|| MailError::ConnectionLost("server closed the connection".into()))?;
+            match resp.parsed() {
+                Response::Done {
+                    tag: t,
+                    status,
+                    outcome,
+                } if *t == tag => {
+                    let text = outcome.information.as_deref().unwrap_or("").to_owned();
+                    return match status {
+                        Status::Ok => Ok(()),
+                        Status::No | Status::Bad => Err(MailError::Refused(text)),
+                        _ => Err(MailError::ConnectionLost(text)),
+                    };
+                }
+                Response::Done { .. } => {
+                    // A completion for another tag cannot happen with one command in flight.
+                    return Err(MailError::ConnectionLost(
+                        "unexpected tagged response".into(),
+                    ));
+                }
+                Response::Data {
+                    status: Status::Bye,
+                    outcome,
+                } => {
+                    let text = outcome.information.as_deref().unwrap_or("BYE").to_owned();
+                    return Err(MailError::ConnectionLost(text));
+                }
+                Response::MailboxData(MailboxDatum::Exists(n)) => {
+                    if let Some(sel) = &mut self.selected {
+                        sel.exists = *n;
+                    }
+                    each(resp.parsed());
+                }
+                Response::Expunge(_) => {
+                    if let Some(sel) = &mut self.selected {
+                        sel.exists = sel.exists.saturating_sub(1);
+                    }
+                    each(resp.parsed());
+                }
+                other => each(other),
+            }
+        }
+    }
+
+    /// Selects a folder (read-write), or reuses the current selection after a NOOP that brings the
+    /// message count up to date.
+    pub async fn select(&mut self, folder: &FolderName) -> Result<Selected, MailError> {
+        if let Some(sel) = &self.selected
+            && &sel.folder == folder
+        {
+            self.command("NOOP").await?;
+            if let Some(sel) = &self.selected {
+                return Ok(sel.clone());
+            }
+        }
+        self.selected = None;
+        let cmd = format!("SELECT {}", codec::quote_mailbox(folder));
+        let mut exists = None;
+        let mut uid_validity = None;
+        let result = self
+            .command_each(&cmd, |r| match r {
+                Response::MailboxData(MailboxDatum::Exists(n)) => exists = Some(*n),
+                Response::Data {
+                    outcome:
+                        imap_proto::Outcome {
+                            code: Some(ResponseCode::UidValidity(v)),
+                            ..
+                        },
+                    ..
+                } => uid_validity = Some(*v),
+                _ => {}
+            })
+            .await;
+        match result {
+            Err(MailError::Refused(_)) => return Err(MailError::FolderNotFound),
+            other => other?,
+        }
+        // A SELECT that succeeds without EXISTS or UIDVALIDITY means we lost track of the stream.
+        let (Some(exists), Some(uid_validity)) = (exists, uid_validity) else {
+            self.broken = true;
+            return Err(MailError::ConnectionLost(
+                "SELECT without EXISTS/UIDVALIDITY".into(),
+            ));
+        };
+        let sel = Selected {
+            folder: folder.clone(),
+            uid_validity,
+            exists,
+        };
+        self.selected = Some(sel.clone());
+        Ok(sel)
+    }
+
+    /// Confirms the connection still answers (used before reusing a connection that sat idle).
+    pub async fn check_alive(&mut self) -> Result<(), MailError> {
+        self.command("NOOP").await
+    }
+
+    /// Logs out politely; errors do not matter any more at this point.
+    pub async fn logout(mut self) {
+        if !self.broken {
+            let _ = tokio::time::timeout(Duration::from_secs(2), self.session.logout()).await;
+        }
+    }
+
+    /// Reads a `STATUS`-style attribute list into (messages, unseen).
+    pub(crate) fn status_counts(attrs: &[StatusAttribute]) -> (Option<u32>, Option<u32>) {
+        let mut messages = None;
+        let mut unseen = None;
+        for a in attrs {
+            match a {
+                StatusAttribute::Messages(n) => messages = Some(*n),
+                StatusAttribute::Unseen(n) => unseen = Some(*n),
+                _ => {}
+            }
+        }
+        (messages, unseen)
+    }
+}

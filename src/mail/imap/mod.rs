@@ -1,0 +1,371 @@
+//! IMAP operations the pages need, as functions over one leased connection ([`Conn`]). Each reads
+//! everything it needs into owned values, so the connection can go back to the pool before a page is
+//! rendered.
+
+pub mod codec;
+pub mod conn;
+pub mod connect;
+pub mod pool;
+
+use imap_proto::{
+    AttributeValue, MailboxDatum, MessageSection, NameAttribute, Response, SectionPath,
+};
+
+pub use conn::Conn;
+pub use pool::{ImapPool, PoolConfig, Retry};
+
+use crate::mail::parse::{self, PartContent};
+use crate::mail::{
+    Flags, Folder, FolderName, ListPage, MailError, MessageSummary, Section, SpecialUse, Uid,
+};
+
+/// Largest part of a message fetched for display; the rest stays on the server (attachments are
+/// fetched on their own when downloaded).
+pub const MAX_DISPLAY_BYTES: u32 = 16 * 1024 * 1024;
+
+/// Lists every folder with its message and unread counts, special folders first, then in tree order.
+pub async fn list_folders(conn: &mut Conn) -> Result<Vec<Folder>, MailError> {
+    let list_status = conn.has_capability("LIST-STATUS");
+    let cmd = if list_status {
+        // RFC 5819: one round trip for the names and the counts.
+        r#"LIST "" "*" RETURN (SPECIAL-USE STATUS (MESSAGES UNSEEN))"#
+    } else {
+        r#"LIST "" "*""#
+    };
+    let mut folders = Vec::new();
+    let mut counts = std::collections::HashMap::new();
+    conn.command_each(cmd, |r| match r {
+        Response::MailboxData(MailboxDatum::List(data)) => {
+            let raw = data.name.as_ref();
+            let delimiter = data.delimiter.as_deref().and_then(|d| d.chars().next());
+            folders.push(folder_from_list(raw, delimiter, &data.name_attributes));
+        }
+        Response::MailboxData(MailboxDatum::Status { mailbox, status }) => {
+            counts.insert(mailbox.to_string(), Conn::status_counts(status));
+        }
+        _ => {}
+    })
+    .await?;
+    if !list_status {
+        for f in folders.iter().filter(|f| f.selectable) {
+            let cmd = format!("STATUS {} (MESSAGES UNSEEN)", codec::quote_mailbox(&f.name));
+            // A folder that vanished meanwhile just shows no count.
+            let _ = conn
+                .command_each(&cmd, |r| {
+                    if let Response::MailboxData(MailboxDatum::Status { mailbox, status }) = r {
+                        counts.insert(mailbox.to_string(), Conn::status_counts(status));
+                    }
+                })
+                .await;
+        }
+    }
+    for f in &mut folders {
+        let raw = codec::encode_mutf7(f.name.as_str());
+        if let Some((m, u)) = counts.get(&raw) {
+            f.messages = *m;
+            f.unseen = *u;
+        }
+    }
+    sort_folders(&mut folders);
+    Ok(folders)
+}
+
+fn folder_from_list(raw: &str, delimiter: Option<char>, attrs: &[NameAttribute]) -> Folder {
+    let decoded = codec::decode_mutf7(raw);
+    let name = FolderName::new(&decoded).unwrap_or_else(FolderName::inbox);
+    let (depth, leaf) = match delimiter {
+        Some(d) => (
+            decoded.matches(d).count(),
+            decoded.rsplit(d).next().unwrap_or(&decoded).to_owned(),
+        ),
+        None => (0, decoded.clone()),
+    };
+    let mut special = None;
+    let mut selectable = true;
+    for a in attrs {
+        match a {
+            NameAttribute::Drafts => special = Some(SpecialUse::Drafts),
+            NameAttribute::Sent => special = Some(SpecialUse::Sent),
+            NameAttribute::Archive => special = Some(SpecialUse::Archive),
+            NameAttribute::Junk => special = Some(SpecialUse::Junk),
+            NameAttribute::Trash => special = Some(SpecialUse::Trash),
+            NameAttribute::NoSelect => selectable = false,
+            _ => {}
+        }
+    }
+    if name.is_inbox() {
+        special = Some(SpecialUse::Inbox);
+    }
+    Folder {
+        name,
+        leaf,
+        depth,
+        special,
+        selectable,
+        messages: None,
+        unseen: None,
+    }
+}
+
+/// Special folders in their usual order, each followed by its subfolders; then the others by path.
+fn sort_folders(folders: &mut [Folder]) {
+    let top_rank: std::collections::HashMap<String, u8> = folders
+        .iter()
+        .filter(|f| f.depth == 0)
+        .map(|f| {
+            (
+                f.name.as_str().to_owned(),
+                f.special.map_or(100, |s| s as u8),
+            )
+        })
+        .collect();
+    let key = |f: &Folder| {
+        let top = f
+            .name
+            .as_str()
+            .split(|c: char| !c.is_alphanumeric() && c != ' ' && c != '_' && c != '-')
+            .next()
+            .unwrap_or("");
+        let rank = if f.depth == 0 {
+            f.special.map_or(100, |s| s as u8)
+        } else {
+            top_rank.get(top).copied().unwrap_or(100)
+        };
+        (rank, f.name.as_str().to_lowercase())
+    };
+    folders.sort_by_cached_key(key);
+}
+
+/// One page of a folder, newest first by arrival. Sequence numbers are in arrival order, so the page is
+/// a sequence range computed from the message count: the cost is one FETCH of `page_size` messages,
+/// whatever the size of the folder.
+pub async fn list_page(
+    conn: &mut Conn,
+    folder: &FolderName,
+    page: u32,
+    page_size: u32,
+) -> Result<ListPage, MailError> {
+    let sel = conn.select(folder).await?;
+    let page_size = page_size.max(1);
+    let total = sel.exists;
+    let pages = total.div_ceil(page_size).max(1);
+    let page = page.min(pages - 1);
+    let mut messages = Vec::new();
+    if total > 0 {
+        let hi = total - page * page_size;
+        let lo = hi.saturating_sub(page_size - 1).max(1);
+        let cmd = format!(
+            "FETCH {lo}:{hi} (UID FLAGS RFC822.SIZE INTERNALDATE BODY.PEEK[HEADER.FIELDS (FROM SUBJECT DATE CONTENT-TYPE)])"
+        );
+        let mut rows: Vec<(u32, MessageSummary)> = Vec::new();
+        conn.command_each(&cmd, |r| {
+            if let Response::Fetch(seq, attrs) = r
+                && let Some(summary) = summary_from_fetch(attrs)
+            {
+                rows.push((*seq, summary));
+            }
+        })
+        .await?;
+        rows.sort_by_key(|r| std::cmp::Reverse(r.0));
+        rows.dedup_by_key(|r| r.0);
+        messages = rows.into_iter().map(|(_, s)| s).collect();
+    }
+    Ok(ListPage {
+        folder: folder.clone(),
+        total,
+        page,
+        page_size,
+        messages,
+    })
+}
+
+fn summary_from_fetch(attrs: &[AttributeValue]) -> Option<MessageSummary> {
+    let mut uid = None;
+    let mut flags = Flags::default();
+    let mut size = 0;
+    let mut internal = None;
+    let mut headers: &[u8] = b"";
+    for a in attrs {
+        match a {
+            AttributeValue::Uid(u) => uid = Some(Uid(*u)),
+            AttributeValue::Flags(f) => flags = Flags::from_atoms(f.iter().map(|s| s.as_ref())),
+            AttributeValue::Rfc822Size(s) => size = *s,
+            AttributeValue::InternalDate(d) => {
+                internal = chrono::DateTime::parse_from_str(d, "%d-%b-%Y %H:%M:%S %z")
+                    .ok()
+                    .map(|d| d.timestamp())
+            }
+            AttributeValue::BodySection { data: Some(d), .. } => headers = d.as_ref(),
+            _ => {}
+        }
+    }
+    let h = parse::parse_list_headers(headers);
+    Some(MessageSummary {
+        uid: uid?,
+        from_address: h.from.address.clone().unwrap_or_default(),
+        from: h.from.display(),
+        subject: h.subject,
+        date: h.date.or(internal),
+        size,
+        flags,
+        has_attachment: h.has_attachment,
+    })
+}
+
+/// A message as fetched for display.
+#[derive(Clone, Debug)]
+pub struct FetchedMessage {
+    pub uid: Uid,
+    pub flags: Flags,
+    pub size: u32,
+    /// The message, or its first [`MAX_DISPLAY_BYTES`] when it is larger.
+    pub raw: Vec<u8>,
+}
+
+impl FetchedMessage {
+    /// True when only the beginning of the message was fetched.
+    pub fn truncated(&self) -> bool {
+        self.size as usize > self.raw.len()
+    }
+}
+
+/// Fetches a message for display and, when `mark_seen`, flags it `\Seen` as opening it in any client
+/// would.
+pub async fn fetch_message(
+    conn: &mut Conn,
+    folder: &FolderName,
+    uid: Uid,
+    mark_seen: bool,
+) -> Result<FetchedMessage, MailError> {
+    conn.select(folder).await?;
+    let cmd = format!("UID FETCH {uid} (UID FLAGS RFC822.SIZE BODY.PEEK[]<0.{MAX_DISPLAY_BYTES}>)");
+    let mut found = None;
+    conn.command_each(&cmd, |r| {
+        if let Response::Fetch(_, attrs) = r {
+            let mut m = FetchedMessage {
+                uid,
+                flags: Flags::default(),
+                size: 0,
+                raw: Vec::new(),
+            };
+            let mut this_uid = None;
+            for a in attrs {
+                match a {
+                    AttributeValue::Uid(u) => this_uid = Some(*u),
+                    AttributeValue::Flags(f) => {
+                        m.flags = Flags::from_atoms(f.iter().map(|s| s.as_ref()))
+                    }
+                    AttributeValue::Rfc822Size(s) => m.size = *s,
+                    AttributeValue::BodySection {
+                        section: None,
+                        data: Some(d),
+                        ..
+                    } => m.raw = d.to_vec(),
+                    _ => {}
+                }
+            }
+            if this_uid == Some(uid.0) {
+                found = Some(m);
+            }
+        }
+    })
+    .await?;
+    let mut m = found.ok_or(MailError::MessageNotFound)?;
+    if mark_seen && !m.flags.seen {
+        conn.command(&format!("UID STORE {uid} +FLAGS.SILENT (\\Seen)"))
+            .await?;
+        m.flags.seen = true;
+    }
+    Ok(m)
+}
+
+/// Fetches and decodes one part, without fetching the rest of the message.
+pub async fn fetch_part(
+    conn: &mut Conn,
+    folder: &FolderName,
+    uid: Uid,
+    section: &Section,
+) -> Result<PartContent, MailError> {
+    conn.select(folder).await?;
+    // For a message that is not multipart, part 1 is its body and its MIME header is the message
+    // header (RFC 3501 section 6.4.5); fetching HEADER too covers that case in the same round trip.
+    let top = section.parts() == [1];
+    let cmd = if top {
+        format!(
+            "UID FETCH {uid} (UID BODY.PEEK[{section}.MIME] BODY.PEEK[{section}] BODY.PEEK[HEADER])"
+        )
+    } else {
+        format!("UID FETCH {uid} (UID BODY.PEEK[{section}.MIME] BODY.PEEK[{section}])")
+    };
+    let want: Vec<u32> = section.parts().to_vec();
+    let mut result = None;
+    conn.command_each(&cmd, |r| {
+        let Response::Fetch(_, attrs) = r else { return };
+        if !attrs
+            .iter()
+            .any(|a| matches!(a, AttributeValue::Uid(u) if *u == uid.0))
+        {
+            return;
+        }
+        let mut mime: Option<&[u8]> = None;
+        let mut body: Option<&[u8]> = None;
+        let mut header: Option<&[u8]> = None;
+        for a in attrs {
+            if let AttributeValue::BodySection {
+                section: Some(path),
+                data,
+                ..
+            } = a
+            {
+                let data = data.as_deref();
+                match path {
+                    SectionPath::Part(p, Some(MessageSection::Mime)) if *p == want => mime = data,
+                    SectionPath::Part(p, None) if *p == want => body = data,
+                    SectionPath::Full(MessageSection::Header) => header = data,
+                    _ => {}
+                }
+            }
+        }
+        let mime = match mime {
+            Some(m) if m.iter().any(|b| !b.is_ascii_whitespace()) => m,
+            _ => header.unwrap_or(b""),
+        };
+        result = Some(match body {
+            Some(b) if !b.is_empty() => Ok(parse::decode_part(mime, b)),
+            _ => Err(MailError::PartNotFound),
+        });
+    })
+    .await?;
+    result.unwrap_or(Err(MailError::MessageNotFound))
+}
+
+/// Fetches the whole original message.
+pub async fn fetch_raw(
+    conn: &mut Conn,
+    folder: &FolderName,
+    uid: Uid,
+) -> Result<Vec<u8>, MailError> {
+    conn.select(folder).await?;
+    let mut raw = None;
+    conn.command_each(&format!("UID FETCH {uid} (UID BODY.PEEK[])"), |r| {
+        let Response::Fetch(_, attrs) = r else { return };
+        if !attrs
+            .iter()
+            .any(|a| matches!(a, AttributeValue::Uid(u) if *u == uid.0))
+        {
+            return;
+        }
+        for a in attrs {
+            if let AttributeValue::BodySection {
+                section: None,
+                data: Some(d),
+                ..
+            } = a
+            {
+                raw = Some(d.to_vec());
+            }
+        }
+    })
+    .await?;
+    raw.ok_or(MailError::MessageNotFound)
+}

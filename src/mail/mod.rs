@@ -1,0 +1,228 @@
+//! Mail itself, free of any web concern: the words the rest of Courrier speaks (folders, UIDs, flags,
+//! message summaries) and the protocol clients that fetch them.
+//!
+//! Nothing in this module knows about HTTP, templates or sessions; the web layer calls in with typed
+//! values and gets owned data back. A *folder name* here is always the user-visible UTF-8 path (with the
+//! server's hierarchy delimiter); its IMAP wire form (modified UTF-7) is computed at the protocol edge.
+
+pub mod account;
+pub mod imap;
+pub mod net;
+pub mod parse;
+pub mod sanitize;
+
+use std::fmt;
+
+/// What went wrong talking to a mail server, classified so that the web layer can pick a page.
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    /// The server refused the address or password.
+    #[error("authentication failed")]
+    AuthFailed,
+    /// No connection could be made (refused, unreachable, DNS, timeout while connecting).
+    #[error("mail server unreachable: {0}")]
+    Unreachable(String),
+    /// The TLS handshake failed (certificate not trusted, wrong name, protocol mismatch).
+    #[error("TLS failure: {0}")]
+    Tls(String),
+    /// An established connection broke (EOF, BYE, I/O error, unparsable response).
+    #[error("connection lost: {0}")]
+    ConnectionLost(String),
+    /// The server did not answer in time.
+    #[error("mail server timed out")]
+    Timeout,
+    /// The folder does not exist or cannot be selected.
+    #[error("no such folder")]
+    FolderNotFound,
+    /// No message with that UID in the folder.
+    #[error("no such message")]
+    MessageNotFound,
+    /// No such part in the message.
+    #[error("no such message part")]
+    PartNotFound,
+    /// The server answered NO or BAD to a command we expected to succeed.
+    #[error("server refused: {0}")]
+    Refused(String),
+    /// Too many connections are open already (per user or in total).
+    #[error("too many connections to the mail server")]
+    Busy,
+}
+
+impl MailError {
+    /// True when the connection that produced this error must not be used again.
+    pub fn poisons_connection(&self) -> bool {
+        matches!(
+            self,
+            MailError::ConnectionLost(_) | MailError::Timeout | MailError::Unreachable(_)
+        )
+    }
+}
+
+/// A folder as the user sees it: its full UTF-8 path, e.g. `Archives/2025` or `Été`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FolderName(String);
+
+impl FolderName {
+    /// The inbox, whose name IMAP treats case-insensitively.
+    pub fn inbox() -> Self {
+        FolderName("INBOX".into())
+    }
+
+    /// Builds a folder name from user input (a URL path segment). Control characters can never be part of
+    /// a folder name and would otherwise reach the protocol, so they are refused here.
+    pub fn new(name: &str) -> Option<Self> {
+        if name.is_empty() || name.chars().any(|c| c.is_control()) {
+            return None;
+        }
+        if name.eq_ignore_ascii_case("INBOX") {
+            return Some(Self::inbox());
+        }
+        Some(FolderName(name.to_owned()))
+    }
+
+    /// The name as the user sees it.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// True for the inbox.
+    pub fn is_inbox(&self) -> bool {
+        self.0 == "INBOX"
+    }
+}
+
+impl fmt::Display for FolderName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An IMAP UID: stable identifier of a message within one folder (for one UIDVALIDITY).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Uid(pub u32);
+
+impl fmt::Display for Uid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// A MIME part path inside a message, as IMAP numbers it: `1`, `2.1`, `3.2.1`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Section(Vec<u32>);
+
+impl Section {
+    /// Parses `2.1`-style paths; every number is at least 1.
+    pub fn parse(s: &str) -> Option<Self> {
+        let parts: Option<Vec<u32>> = s
+            .split('.')
+            .map(|p| p.parse::<u32>().ok().filter(|n| *n > 0))
+            .collect();
+        parts
+            .filter(|p| !p.is_empty() && p.len() <= 32)
+            .map(Section)
+    }
+
+    /// Builds a section from its numbers.
+    pub fn from_parts(parts: Vec<u32>) -> Self {
+        Section(parts)
+    }
+
+    /// The numbers of the path.
+    pub fn parts(&self) -> &[u32] {
+        &self.0
+    }
+}
+
+impl fmt::Display for Section {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s: Vec<String> = self.0.iter().map(|n| n.to_string()).collect();
+        f.write_str(&s.join("."))
+    }
+}
+
+/// The role of a special folder (RFC 6154), used to sort and name them in the user's language.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SpecialUse {
+    Inbox,
+    Drafts,
+    Sent,
+    Archive,
+    Junk,
+    Trash,
+}
+
+/// One folder of the account, with the counts shown in the sidebar.
+#[derive(Clone, Debug)]
+pub struct Folder {
+    pub name: FolderName,
+    /// The last component of the path, shown indented under its parent.
+    pub leaf: String,
+    /// Nesting depth: 0 for top-level folders.
+    pub depth: usize,
+    pub special: Option<SpecialUse>,
+    /// False for `\Noselect` containers, which only hold other folders.
+    pub selectable: bool,
+    pub messages: Option<u32>,
+    pub unseen: Option<u32>,
+}
+
+/// The system flags Courrier shows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Flags {
+    pub seen: bool,
+    pub flagged: bool,
+    pub answered: bool,
+    pub draft: bool,
+}
+
+impl Flags {
+    /// Reads IMAP flag atoms such as `\Seen`.
+    pub fn from_atoms<'a>(atoms: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut f = Flags::default();
+        for a in atoms {
+            match a.to_ascii_lowercase().as_str() {
+                "\\seen" => f.seen = true,
+                "\\flagged" => f.flagged = true,
+                "\\answered" => f.answered = true,
+                "\\draft" => f.draft = true,
+                _ => {}
+            }
+        }
+        f
+    }
+}
+
+/// A line of the message list.
+#[derive(Clone, Debug)]
+pub struct MessageSummary {
+    pub uid: Uid,
+    /// Display name of the sender, or their address when there is no name.
+    pub from: String,
+    pub from_address: String,
+    pub subject: String,
+    /// Seconds since the epoch: the Date header, or the server's arrival time when that is missing.
+    pub date: Option<i64>,
+    pub size: u32,
+    pub flags: Flags,
+    pub has_attachment: bool,
+}
+
+/// One page of a folder's message list, newest first.
+#[derive(Clone, Debug)]
+pub struct ListPage {
+    pub folder: FolderName,
+    /// Messages in the folder.
+    pub total: u32,
+    /// Zero-based page index actually shown (clamped to the last page).
+    pub page: u32,
+    pub page_size: u32,
+    pub messages: Vec<MessageSummary>,
+}
+
+impl ListPage {
+    /// Number of pages (at least one, even for an empty folder).
+    pub fn page_count(&self) -> u32 {
+        self.total.div_ceil(self.page_size.max(1)).max(1)
+    }
+}

@@ -1,0 +1,342 @@
+//! Turning raw message bytes into what a reader is shown: decoded headers, the body to display, the
+//! list of attachments with their IMAP section numbers, and the inline images an HTML body refers to.
+//!
+//! mail-parser does the MIME work (any charset, encoded words, broken structure); this module only
+//! picks what to show. A message mail-parser cannot make sense of still opens, as text, with a note.
+
+use std::collections::HashMap;
+
+use mail_parser::{Address, MessageParser, MessagePart, MimeHeaders, PartType};
+
+use super::Section;
+
+/// One address from a header, decoded.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Addr {
+    pub name: Option<String>,
+    pub address: Option<String>,
+}
+
+impl Addr {
+    /// The name, or the address when there is no name.
+    pub fn display(&self) -> String {
+        match (&self.name, &self.address) {
+            (Some(n), _) if !n.trim().is_empty() => n.clone(),
+            (_, Some(a)) => a.clone(),
+            _ => String::new(),
+        }
+    }
+}
+
+/// The body chosen for display.
+#[derive(Clone, Debug)]
+pub enum Body {
+    /// HTML as the sender wrote it: it must go through `sanitize` before it reaches a browser.
+    Html(String),
+    Text(String),
+    Empty,
+}
+
+/// An attachment (or any non-body part) the reader can download.
+#[derive(Clone, Debug)]
+pub struct Attachment {
+    pub section: Section,
+    /// The filename from the message (possibly hostile: sanitise before using it in a header).
+    pub filename: String,
+    pub content_type: String,
+    /// Decoded size in bytes.
+    pub size: usize,
+}
+
+/// An image embedded with `Content-ID`, referenced from the HTML body as `cid:`.
+#[derive(Clone, Debug)]
+pub struct InlineImage {
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+/// Everything the message page shows.
+#[derive(Clone, Debug)]
+pub struct MessageView {
+    pub subject: String,
+    pub from: Vec<Addr>,
+    pub to: Vec<Addr>,
+    pub cc: Vec<Addr>,
+    pub reply_to: Vec<Addr>,
+    /// Seconds since the epoch, from the Date header.
+    pub date: Option<i64>,
+    pub message_id: Option<String>,
+    pub body: Body,
+    pub attachments: Vec<Attachment>,
+    /// Inline images by Content-ID (without angle brackets).
+    pub inline_images: HashMap<String, InlineImage>,
+    /// True when the message could not be parsed as MIME and is shown as raw text.
+    pub malformed: bool,
+}
+
+/// Largest inline image embedded in a displayed body; larger ones stay downloadable attachments.
+const MAX_INLINE_IMAGE: usize = 5 * 1024 * 1024;
+
+/// Parses a whole message.
+pub fn parse_message(raw: &[u8]) -> MessageView {
+    let Some(msg) = MessageParser::default().parse(raw) else {
+        return MessageView {
+            subject: String::new(),
+            from: vec![],
+            to: vec![],
+            cc: vec![],
+            reply_to: vec![],
+            date: None,
+            message_id: None,
+            body: Body::Text(String::from_utf8_lossy(raw).into_owned()),
+            attachments: vec![],
+            inline_images: HashMap::new(),
+            malformed: true,
+        };
+    };
+
+    let sections = section_map(&msg);
+    let html_parts: Vec<&MessagePart> = msg
+        .html_body
+        .iter()
+        .filter_map(|i| msg.parts.get(*i as usize))
+        .filter(|p| matches!(p.body, PartType::Html(_)))
+        .collect();
+    let body = if !html_parts.is_empty() {
+        Body::Html(
+            html_parts
+                .iter()
+                .filter_map(|p| p.text_contents())
+                .collect::<Vec<_>>()
+                .join("\n<hr>\n"),
+        )
+    } else {
+        let texts: Vec<&str> = msg
+            .text_body
+            .iter()
+            .filter_map(|i| msg.parts.get(*i as usize))
+            .filter_map(|p| match &p.body {
+                PartType::Text(t) => Some(t.as_ref()),
+                _ => None,
+            })
+            .collect();
+        if texts.is_empty() {
+            Body::Empty
+        } else {
+            Body::Text(texts.join("\n\n"))
+        }
+    };
+    let body_ids: Vec<u32> = msg
+        .html_body
+        .iter()
+        .chain(msg.text_body.iter())
+        .copied()
+        .collect();
+
+    let mut attachments = Vec::new();
+    let mut inline_images = HashMap::new();
+    for (id, part) in msg.parts.iter().enumerate() {
+        let id = id as u32;
+        if part.is_multipart() || body_ids.contains(&id) {
+            continue;
+        }
+        let Some(section) = sections.get(&id).cloned() else {
+            continue; // parts inside an attached message are part of that attachment
+        };
+        let content_type = content_type_of(part);
+        let cid = part
+            .content_id()
+            .map(|c| c.trim_matches(['<', '>']).to_owned());
+        if let (Some(cid), Body::Html(html)) = (&cid, &body)
+            && content_type.starts_with("image/")
+            && part.contents().len() <= MAX_INLINE_IMAGE
+            && html.contains(&format!("cid:{cid}"))
+        {
+            // Shown in the body: not repeated in the attachment list.
+            inline_images.insert(
+                cid.clone(),
+                InlineImage {
+                    content_type,
+                    bytes: part.contents().to_vec(),
+                },
+            );
+            continue;
+        }
+        let filename = part
+            .attachment_name()
+            .map(str::to_owned)
+            .or_else(|| {
+                part.message()
+                    .and_then(|m| m.subject())
+                    .map(|s| format!("{s}.eml"))
+            })
+            .unwrap_or_else(|| format!("part-{section}{}", default_extension(&content_type)));
+        attachments.push(Attachment {
+            section,
+            filename,
+            size: part_size(part),
+            content_type,
+        });
+    }
+
+    MessageView {
+        subject: msg.subject().unwrap_or("").to_owned(),
+        from: addrs(msg.from()),
+        to: addrs(msg.to()),
+        cc: addrs(msg.cc()),
+        reply_to: addrs(msg.reply_to()),
+        date: msg.date().map(|d| d.to_timestamp()),
+        message_id: msg.message_id().map(str::to_owned),
+        body,
+        attachments,
+        inline_images,
+        malformed: false,
+    }
+}
+
+/// The decoded content of one part fetched on its own (`BODY[n.MIME]` + `BODY[n]`).
+#[derive(Clone, Debug)]
+pub struct PartContent {
+    pub content_type: String,
+    pub filename: Option<String>,
+    pub bytes: Vec<u8>,
+}
+
+/// Decodes a part from its MIME header block and its still-encoded body. Only the transfer encoding is
+/// undone: a text attachment is given back in its own charset, byte for byte, as desktop clients do.
+pub fn decode_part(mime_headers: &[u8], encoded_body: &[u8]) -> PartContent {
+    let mut headers_only = mime_headers.to_vec();
+    if !headers_only.ends_with(b"\r\n\r\n") && !headers_only.ends_with(b"\n\n") {
+        headers_only.extend_from_slice(b"\r\n");
+    }
+    let parsed = MessageParser::default().parse_headers(&headers_only);
+    let (content_type, filename, encoding) = match &parsed {
+        Some(m) => {
+            let root = m.root_part();
+            (
+                content_type_of(root),
+                root.attachment_name().map(str::to_owned),
+                root.content_transfer_encoding()
+                    .map(|e| e.to_ascii_lowercase()),
+            )
+        }
+        None => ("application/octet-stream".to_owned(), None, None),
+    };
+    let bytes = match encoding.as_deref() {
+        Some("base64") => mail_parser::decoders::base64::base64_decode(encoded_body)
+            .unwrap_or_else(|| encoded_body.to_vec()),
+        Some("quoted-printable") => {
+            mail_parser::decoders::quoted_printable::quoted_printable_decode(encoded_body)
+                .unwrap_or_else(|| encoded_body.to_vec())
+        }
+        _ => encoded_body.to_vec(),
+    };
+    PartContent {
+        content_type,
+        filename,
+        bytes,
+    }
+}
+
+/// Decoded header fields of a message list line (from a `HEADER.FIELDS` fetch).
+#[derive(Clone, Debug, Default)]
+pub struct ListHeaders {
+    pub from: Addr,
+    pub subject: String,
+    pub date: Option<i64>,
+    pub has_attachment: bool,
+}
+
+/// Decodes the few header fields the message list shows.
+pub fn parse_list_headers(raw: &[u8]) -> ListHeaders {
+    let Some(msg) = MessageParser::default().parse_headers(raw) else {
+        return ListHeaders::default();
+    };
+    let ct = msg.root_part().content_type();
+    let has_attachment = ct.is_some_and(|ct| {
+        let main = ct.ctype().to_ascii_lowercase();
+        let sub = ct.subtype().unwrap_or("").to_ascii_lowercase();
+        (main == "multipart" && (sub == "mixed" || sub == "report"))
+            || matches!(main.as_str(), "application" | "image" | "audio" | "video")
+    });
+    ListHeaders {
+        from: addrs(msg.from()).into_iter().next().unwrap_or_default(),
+        subject: msg.subject().unwrap_or("").to_owned(),
+        date: msg.date().map(|d| d.to_timestamp()),
+        has_attachment,
+    }
+}
+
+fn addrs(a: Option<&Address>) -> Vec<Addr> {
+    let Some(a) = a else { return vec![] };
+    a.iter()
+        .map(|x| Addr {
+            name: x.name().map(str::to_owned),
+            address: x.address().map(str::to_owned),
+        })
+        .collect()
+}
+
+fn content_type_of(part: &MessagePart) -> String {
+    match part.content_type() {
+        Some(ct) => match ct.subtype() {
+            Some(sub) => format!("{}/{}", ct.ctype(), sub).to_ascii_lowercase(),
+            None => ct.ctype().to_ascii_lowercase(),
+        },
+        None if part.is_message() => "message/rfc822".into(),
+        None => "text/plain".into(),
+    }
+}
+
+fn part_size(part: &MessagePart) -> usize {
+    match &part.body {
+        PartType::Message(_) => part.raw_len() as usize,
+        _ => part.contents().len(),
+    }
+}
+
+fn default_extension(content_type: &str) -> &'static str {
+    match content_type {
+        "message/rfc822" => ".eml",
+        "text/plain" => ".txt",
+        "text/html" => ".html",
+        "image/png" => ".png",
+        "image/jpeg" => ".jpg",
+        "image/gif" => ".gif",
+        "application/pdf" => ".pdf",
+        _ => ".bin",
+    }
+}
+
+/// Maps mail-parser's part ids to IMAP section numbers (RFC 3501 section 6.4.5): the children of a
+/// multipart are numbered from 1, and a message that is not multipart has a single part `1`. Parts
+/// inside an attached message are not mapped: the attachment is downloaded whole.
+fn section_map(msg: &mail_parser::Message) -> HashMap<u32, Section> {
+    let mut map = HashMap::new();
+    let Some(root) = msg.parts.first() else {
+        return map;
+    };
+    match &root.body {
+        PartType::Multipart(children) => walk(msg, children, &mut Vec::new(), &mut map),
+        _ => {
+            map.insert(0, Section::from_parts(vec![1]));
+        }
+    }
+    map
+}
+
+fn walk(
+    msg: &mail_parser::Message,
+    children: &[u32],
+    prefix: &mut Vec<u32>,
+    map: &mut HashMap<u32, Section>,
+) {
+    for (i, id) in children.iter().enumerate() {
+        prefix.push(i as u32 + 1);
+        map.insert(*id, Section::from_parts(prefix.clone()));
+        if let Some(PartType::Multipart(grand)) = msg.parts.get(*id as usize).map(|p| &p.body) {
+            walk(msg, grand, prefix, map);
+        }
+        prefix.pop();
+    }
+}

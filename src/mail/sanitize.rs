@@ -1,0 +1,416 @@
+//! Making message bodies safe to show: HTML goes through ammonia with an explicit allow-list, plain text
+//! is escaped with its links made clickable. The result is a [`SafeHtml`], the only kind of string a
+//! template may print unescaped.
+//!
+//! This is the first layer only: the web layer also shows HTML bodies in a sandboxed frame under a
+//! `default-src 'none'` Content-Security-Policy, so a script that slipped through still could not run.
+
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use base64::Engine;
+
+/// HTML that has been through the sanitiser (or was built from escaped text).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SafeHtml(String);
+
+impl SafeHtml {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for SafeHtml {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What the sanitiser may let through for one message.
+#[derive(Clone, Debug, Default)]
+pub struct HtmlPolicy {
+    /// Keep `http(s)` images: only when the user asked for remote content.
+    pub allow_remote: bool,
+    /// `cid:` targets (Content-ID without brackets) → URL to use instead (typically a `data:` URI).
+    pub inline_images: HashMap<String, String>,
+}
+
+/// Sanitised HTML, and whether remote content was removed from it.
+#[derive(Clone, Debug)]
+pub struct Sanitized {
+    pub html: SafeHtml,
+    pub had_remote: bool,
+}
+
+const TAGS: &[&str] = &[
+    "a",
+    "abbr",
+    "address",
+    "b",
+    "bdi",
+    "bdo",
+    "big",
+    "blockquote",
+    "br",
+    "caption",
+    "center",
+    "cite",
+    "code",
+    "col",
+    "colgroup",
+    "dd",
+    "del",
+    "details",
+    "dfn",
+    "div",
+    "dl",
+    "dt",
+    "em",
+    "figcaption",
+    "figure",
+    "font",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
+    "i",
+    "img",
+    "ins",
+    "kbd",
+    "li",
+    "mark",
+    "ol",
+    "p",
+    "pre",
+    "q",
+    "s",
+    "samp",
+    "small",
+    "span",
+    "strike",
+    "strong",
+    "sub",
+    "summary",
+    "sup",
+    "table",
+    "tbody",
+    "td",
+    "tfoot",
+    "th",
+    "thead",
+    "time",
+    "tr",
+    "tt",
+    "u",
+    "ul",
+    "var",
+    "wbr",
+];
+
+const GENERIC_ATTRIBUTES: &[&str] = &[
+    "align",
+    "bgcolor",
+    "border",
+    "cellpadding",
+    "cellspacing",
+    "color",
+    "colspan",
+    "dir",
+    "face",
+    "height",
+    "lang",
+    "rowspan",
+    "size",
+    "style",
+    "title",
+    "valign",
+    "width",
+];
+
+/// CSS properties kept in `style` attributes: layout and typography that cannot reach the network or
+/// cover the page. `position`, `background-image`, `content`, `behavior` and friends are not here.
+const STYLE_PROPERTIES: &[&str] = &[
+    "background-color",
+    "border",
+    "border-bottom",
+    "border-collapse",
+    "border-color",
+    "border-left",
+    "border-radius",
+    "border-right",
+    "border-spacing",
+    "border-style",
+    "border-top",
+    "border-width",
+    "color",
+    "direction",
+    "display",
+    "font",
+    "font-family",
+    "font-size",
+    "font-style",
+    "font-variant",
+    "font-weight",
+    "height",
+    "letter-spacing",
+    "line-height",
+    "list-style-type",
+    "margin",
+    "margin-bottom",
+    "margin-left",
+    "margin-right",
+    "margin-top",
+    "max-width",
+    "min-width",
+    "padding",
+    "padding-bottom",
+    "padding-left",
+    "padding-right",
+    "padding-top",
+    "text-align",
+    "text-decoration",
+    "text-indent",
+    "text-transform",
+    "vertical-align",
+    "white-space",
+    "width",
+    "word-break",
+    "word-spacing",
+];
+
+/// Sanitises an HTML body.
+pub fn sanitize_html(html: &str, policy: HtmlPolicy) -> Sanitized {
+    let had_remote = Arc::new(AtomicBool::new(false));
+    let flag = had_remote.clone();
+    let allow_remote = policy.allow_remote;
+    let inline = policy.inline_images;
+    let clean = ammonia::Builder::default()
+        .tags(TAGS.iter().copied().collect())
+        .generic_attributes(GENERIC_ATTRIBUTES.iter().copied().collect())
+        .tag_attributes(HashMap::from([
+            ("a", HashSet::from(["href"])),
+            ("img", HashSet::from(["src", "alt"])),
+            ("td", HashSet::from(["nowrap"])),
+            ("ol", HashSet::from(["start", "type"])),
+        ]))
+        .url_schemes(HashSet::from(["http", "https", "mailto", "cid", "data"]))
+        .url_relative(ammonia::UrlRelative::Deny)
+        .link_rel(Some("noopener noreferrer"))
+        .set_tag_attribute_value("a", "target", "_blank")
+        .filter_style_properties(STYLE_PROPERTIES.iter().copied().collect())
+        .attribute_filter(move |element, attribute, value| {
+            filter_attribute(element, attribute, value, allow_remote, &inline, &flag)
+        })
+        .clean(html)
+        .to_string();
+    Sanitized {
+        html: SafeHtml(clean),
+        had_remote: had_remote.load(Ordering::Relaxed),
+    }
+}
+
+fn filter_attribute<'u>(
+    element: &str,
+    attribute: &str,
+    value: &'u str,
+    allow_remote: bool,
+    inline: &HashMap<String, String>,
+    had_remote: &AtomicBool,
+) -> Option<Cow<'u, str>> {
+    let lower = value.trim().to_ascii_lowercase();
+    match (element, attribute) {
+        ("a", "href") => {
+            let ok = lower.starts_with("http://")
+                || lower.starts_with("https://")
+                || lower.starts_with("mailto:");
+            ok.then_some(Cow::Borrowed(value))
+        }
+        ("img", "src") => {
+            if let Some(cid) = lower.strip_prefix("cid:") {
+                let original = &value.trim()[4..];
+                return inline
+                    .get(original)
+                    .or_else(|| inline.get(cid))
+                    .map(|u| Cow::Owned(u.clone()));
+            }
+            if lower.starts_with("data:image/") && !lower.starts_with("data:image/svg") {
+                return Some(Cow::Borrowed(value));
+            }
+            if lower.starts_with("http://") || lower.starts_with("https://") {
+                if allow_remote {
+                    return Some(Cow::Borrowed(value));
+                }
+                had_remote.store(true, Ordering::Relaxed);
+            }
+            None
+        }
+        (_, "style") => Some(Cow::Owned(filter_style(value, allow_remote, had_remote))),
+        _ => Some(Cow::Borrowed(value)),
+    }
+}
+
+/// Drops declarations that could load something or escape the message's box, whatever their property.
+fn filter_style(style: &str, _allow_remote: bool, had_remote: &AtomicBool) -> String {
+    style
+        .split(';')
+        .filter(|decl| {
+            let d = decl.to_ascii_lowercase();
+            let compact: String = d.chars().filter(|c| !c.is_whitespace()).collect();
+            if compact.contains("url(") || compact.contains("image-set(") {
+                had_remote.store(true, Ordering::Relaxed);
+                return false;
+            }
+            !(compact.contains("expression(")
+                || compact.contains('\\')
+                || compact.contains("@import")
+                || compact.contains("javascript:")
+                || compact.contains("behavior")
+                || compact.contains("-moz-binding")
+                || compact.contains("position:"))
+        })
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
+/// Escapes plain text and turns URLs and addresses into links.
+pub fn text_to_html(text: &str) -> SafeHtml {
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    let finder = linkify::LinkFinder::new();
+    for span in finder.spans(text) {
+        let s = span.as_str();
+        match span.kind() {
+            Some(linkify::LinkKind::Url)
+                if s.starts_with("http://") || s.starts_with("https://") =>
+            {
+                out.push_str("<a href=\"");
+                out.push_str(&html_escape::encode_double_quoted_attribute(s));
+                out.push_str("\" target=\"_blank\" rel=\"noopener noreferrer\">");
+                out.push_str(&html_escape::encode_text(s));
+                out.push_str("</a>");
+            }
+            Some(linkify::LinkKind::Email) => {
+                out.push_str("<a href=\"mailto:");
+                out.push_str(&html_escape::encode_double_quoted_attribute(s));
+                out.push_str("\">");
+                out.push_str(&html_escape::encode_text(s));
+                out.push_str("</a>");
+            }
+            _ => out.push_str(&html_escape::encode_text(s)),
+        }
+    }
+    SafeHtml(out)
+}
+
+/// A `data:` URI for an inline image.
+pub fn data_uri(content_type: &str, bytes: &[u8]) -> String {
+    // Only plain image types: an SVG could carry script.
+    let ct = match content_type {
+        "image/png" | "image/gif" | "image/jpeg" | "image/webp" => content_type,
+        _ => "application/octet-stream",
+    };
+    format!(
+        "data:{ct};base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn clean(html: &str) -> Sanitized {
+        sanitize_html(html, HtmlPolicy::default())
+    }
+
+    #[test]
+    fn scripts_handlers_and_javascript_urls_are_removed() {
+        let s = clean(
+            r#"<p>hi</p><script>alert(1)</script><img src=x onerror="alert(2)"><a href="javascript:alert(3)">x</a><svg onload=alert(4)></svg><iframe src="https://e.example/"></iframe><form action="https://e.example/"><input></form>"#,
+        );
+        let h = s.html.as_str();
+        for bad in [
+            "<script",
+            "onerror",
+            "javascript:",
+            "<svg",
+            "<iframe",
+            "<form",
+            "<input",
+            "alert(1)",
+        ] {
+            assert!(!h.contains(bad), "{bad} left in {h}");
+        }
+        assert!(h.contains("<p>hi</p>"));
+    }
+
+    #[test]
+    fn remote_images_are_blocked_unless_allowed() {
+        let html = r#"<img src="https://t.example/p.gif" alt="pixel"><div style="color:red;background:url(https://t.example/b.png)">x</div>"#;
+        let s = clean(html);
+        assert!(s.had_remote);
+        assert!(!s.html.as_str().contains("t.example"), "{}", s.html);
+        assert!(s.html.as_str().contains("color:red"));
+        let allowed = sanitize_html(
+            html,
+            HtmlPolicy {
+                allow_remote: true,
+                ..Default::default()
+            },
+        );
+        assert!(allowed.html.as_str().contains("https://t.example/p.gif"));
+    }
+
+    #[test]
+    fn cid_images_are_rewritten_and_unknown_cids_dropped() {
+        let mut inline = HashMap::new();
+        inline.insert("logo@x".to_owned(), "data:image/png;base64,AAAA".to_owned());
+        let s = sanitize_html(
+            r#"<img src="cid:logo@x"><img src="cid:other@x">"#,
+            HtmlPolicy {
+                allow_remote: false,
+                inline_images: inline,
+            },
+        );
+        assert!(
+            s.html
+                .as_str()
+                .contains(r#"src="data:image/png;base64,AAAA""#)
+        );
+        assert!(!s.html.as_str().contains("other@x"));
+    }
+
+    #[test]
+    fn position_and_expression_styles_are_dropped() {
+        let s = clean(
+            r#"<div style="position:fixed;top:0;color:blue;width:expression(alert(1))">x</div>"#,
+        );
+        let h = s.html.as_str();
+        assert!(!h.contains("position"), "{h}");
+        assert!(!h.contains("expression"), "{h}");
+        assert!(h.contains("color:blue"), "{h}");
+    }
+
+    #[test]
+    fn links_open_in_a_new_tab_without_referrer() {
+        let s = clean(r#"<a href="https://example.org/">x</a>"#);
+        assert!(s.html.as_str().contains(r#"rel="noopener noreferrer""#));
+        assert!(s.html.as_str().contains(r#"target="_blank""#));
+    }
+
+    #[test]
+    fn text_is_escaped_and_linkified() {
+        let h = text_to_html("see https://example.org/a?b=1&c=2 <b>x</b> or mail bob@example.org");
+        let h = h.as_str();
+        assert!(
+            h.contains(r#"<a href="https://example.org/a?b=1&amp;c=2""#),
+            "{h}"
+        );
+        assert!(h.contains("&lt;b&gt;x&lt;/b&gt;"), "{h}");
+        assert!(h.contains(r#"href="mailto:bob@example.org""#), "{h}");
+    }
+}

@@ -1,0 +1,95 @@
+//! `courrier [--config FILE] [--check-config]`: load the configuration, then serve.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use courrier::app::{self, AppState};
+use courrier::config::Config;
+
+const USAGE: &str = "usage: courrier [--config FILE] [--check-config]
+
+  --config FILE    configuration file (default: $COURRIER_CONFIG, or built-in defaults)
+  --check-config   validate the configuration, print a summary and exit
+Any key can be set as COURRIER_<SECTION>_<KEY>; see courrier.example.toml.";
+
+fn main() -> ExitCode {
+    let mut config_path: Option<PathBuf> = std::env::var_os("COURRIER_CONFIG").map(Into::into);
+    let mut check_only = false;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--config" => match args.next() {
+                Some(p) => config_path = Some(p.into()),
+                None => {
+                    eprintln!("--config needs a file\n\n{USAGE}");
+                    return ExitCode::from(2);
+                }
+            },
+            "--check-config" => check_only = true,
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return ExitCode::SUCCESS;
+            }
+            other => {
+                eprintln!("unknown argument {other:?}\n\n{USAGE}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let config = match Config::load(config_path.as_deref(), std::env::vars()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("courrier: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if check_only {
+        println!(
+            "configuration OK: listening on {}, public URL {}, IMAP {}:{} ({:?}), SMTP {}:{} ({:?}), {} extra domain(s)",
+            config.listen,
+            config.public_url,
+            config.default_servers.imap.host,
+            config.default_servers.imap.port,
+            config.default_servers.imap.security,
+            config.default_servers.smtp.host,
+            config.default_servers.smtp.port,
+            config.default_servers.smtp.security,
+            config.domains.len(),
+        );
+        return ExitCode::SUCCESS;
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,tower_http=warn".into()),
+        )
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("courrier: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let listener = match tokio::net::TcpListener::bind(config.listen).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("courrier: cannot listen on {}: {e}", config.listen);
+                return ExitCode::FAILURE;
+            }
+        };
+        tracing::info!(listen = %config.listen, public_url = %config.public_url, "Courrier is serving");
+        let state = AppState::new(config);
+        let shutdown = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        match app::serve(listener, state, shutdown).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("courrier: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}

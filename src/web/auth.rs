@@ -1,0 +1,159 @@
+//! Logging in and out. The login checks the address and password against the IMAP server of the
+//! address's domain by opening the user's first pooled connection; the password then stays in the
+//! pool's memory only.
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use rand::RngCore;
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use crate::app::AppState;
+use crate::config::AddressProblem;
+use crate::mail::MailError;
+use crate::mail::account::Credentials;
+use crate::web::error::{WebError, redirect};
+use crate::web::extract::{ReqLang, SessionUser};
+use crate::web::urls;
+use crate::web::view::{PageCtx, render};
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { redirect("/mail/INBOX") }))
+        .route(urls::LOGIN, get(login_get).post(login_post))
+        .route(urls::LOGOUT, post(logout_post))
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    ctx: PageCtx,
+    email: String,
+    next: String,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct LoginQuery {
+    next: Option<String>,
+    expired: Option<String>,
+}
+
+async fn login_get(ReqLang(lang): ReqLang, Query(q): Query<LoginQuery>) -> Response {
+    let error = q.expired.map(|_| lang.t("error-session-expired"));
+    render(&LoginPage {
+        ctx: PageCtx::public(lang, lang.t("login-title")),
+        email: String::new(),
+        next: q
+            .next
+            .filter(|n| urls::is_local_path(n))
+            .unwrap_or_default(),
+        error,
+    })
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+async fn login_post(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    session: Session,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, WebError> {
+    let email = form.email.trim().to_owned();
+    let failed = |key: &str| {
+        render(&LoginPage {
+            ctx: PageCtx::public(lang, lang.t("login-title")),
+            email: email.clone(),
+            next: form.next.clone(),
+            error: Some(lang.t(key)),
+        })
+    };
+    if email.is_empty() || form.password.is_empty() {
+        return Ok(failed("login-error-missing"));
+    }
+    let servers = match state.config.servers_for(&email) {
+        Ok(s) => s,
+        Err(AddressProblem::Invalid) => return Ok(failed("login-error-invalid")),
+        Err(AddressProblem::UnknownDomain) => return Ok(failed("login-error-unknown-domain")),
+    };
+    let pool_key = random_token();
+    let creds = Credentials::new(email.clone(), form.password.clone());
+    if let Err(e) = state.pool.login(&pool_key, creds, servers.imap).await {
+        tracing::info!(address = %email, error = %e, "login failed");
+        return Ok(failed(match e {
+            MailError::AuthFailed => "login-error-auth",
+            MailError::Tls(_) => "login-error-tls",
+            MailError::Timeout => "login-error-timeout",
+            MailError::Busy => "login-error-busy",
+            _ => "login-error-unreachable",
+        }));
+    }
+    // A new session id at login, so that an id planted before login is worth nothing after it.
+    session
+        .cycle_id()
+        .await
+        .map_err(|e| WebError::Internal(format!("session: {e}")))?;
+    let user = SessionUser {
+        address: email,
+        pool_key,
+        csrf: random_token(),
+    };
+    session
+        .insert(SessionUser::KEY, &user)
+        .await
+        .map_err(|e| WebError::Internal(format!("session: {e}")))?;
+    tracing::info!(address = %user.address, "logged in");
+    let next = if urls::is_local_path(&form.next) {
+        form.next
+    } else {
+        "/mail/INBOX".to_owned()
+    };
+    Ok(redirect(&next))
+}
+
+#[derive(Deserialize)]
+struct LogoutForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn logout_post(
+    State(state): State<AppState>,
+    session: Session,
+    Form(form): Form<LogoutForm>,
+) -> Result<Response, WebError> {
+    let user: Option<SessionUser> = session
+        .get(SessionUser::KEY)
+        .await
+        .map_err(|e| WebError::Internal(format!("session: {e}")))?;
+    if let Some(user) = user {
+        if user.csrf != form.csrf {
+            return Err(WebError::BadRequest("logout without a valid token".into()));
+        }
+        state.pool.logout(&user.pool_key);
+    }
+    session
+        .flush()
+        .await
+        .map_err(|e| WebError::Internal(format!("session: {e}")))?;
+    Ok(redirect(urls::LOGIN))
+}
+
+/// 256 random bits, hex-encoded.
+pub fn random_token() -> String {
+    let mut b = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    hex::encode(b)
+}

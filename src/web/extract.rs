@@ -1,0 +1,108 @@
+//! Extractors: the language of the request, and the logged-in user with access to their mail.
+
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::header::ACCEPT_LANGUAGE;
+use axum::http::request::Parts;
+use serde::{Deserialize, Serialize};
+use tower_sessions::Session;
+
+use crate::app::AppState;
+use crate::i18n::Lang;
+use crate::mail::MailError;
+use crate::mail::imap::{ImapPool, Retry, pool::Op};
+use crate::web::error::WebError;
+
+/// What the browser session remembers about its user. The password is not here: it stays in the IMAP
+/// pool's memory, found through `pool_key`, a random secret that only this session knows.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SessionUser {
+    pub address: String,
+    pub pool_key: String,
+    /// Token that every state-changing form of this session must carry.
+    pub csrf: String,
+}
+
+impl SessionUser {
+    pub const KEY: &'static str = "user";
+}
+
+/// The request's language, from `Accept-Language`.
+#[derive(Clone, Copy, Debug)]
+pub struct ReqLang(pub Lang);
+
+impl<S: Send + Sync> FromRequestParts<S> for ReqLang {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ReqLang(lang_of(parts)))
+    }
+}
+
+/// The language an `Accept-Language` header asks for.
+pub fn lang_of(parts: &Parts) -> Lang {
+    Lang::from_accept_language(
+        parts
+            .headers
+            .get(ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+    )
+}
+
+/// The logged-in user. Rejects with a redirect to the login page (and back here afterwards).
+#[derive(Clone)]
+pub struct CurrentUser {
+    pub user: SessionUser,
+    pub lang: Lang,
+    pool: ImapPool,
+}
+
+impl<S> FromRequestParts<S> for CurrentUser
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+{
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let app = AppState::from_ref(state);
+        let next = parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str().to_owned())
+            .unwrap_or_default();
+        let session = Session::from_request_parts(parts, state)
+            .await
+            .map_err(|_| WebError::Internal("session layer missing".into()))?;
+        let user: Option<SessionUser> = session
+            .get(SessionUser::KEY)
+            .await
+            .map_err(|e| WebError::Internal(format!("session store: {e}")))?;
+        let Some(user) = user else {
+            return Err(WebError::NotLoggedIn { next });
+        };
+        if !app.pool.knows(&user.pool_key) {
+            // Courrier restarted or the account was reaped: the password is gone from memory.
+            let _ = session.flush().await;
+            return Err(WebError::SessionExpired);
+        }
+        Ok(CurrentUser {
+            user,
+            lang: lang_of(parts),
+            pool: app.pool.clone(),
+        })
+    }
+}
+
+impl CurrentUser {
+    /// Runs an IMAP operation on one of this user's pooled connections.
+    pub async fn imap<T, F>(&self, retry: Retry, op: F) -> Result<T, WebError>
+    where
+        T: Send + 'static,
+        F: Op<T> + 'static,
+    {
+        self.pool
+            .run(&self.user.pool_key, retry, op)
+            .await
+            .map_err(|e: MailError| e.into())
+    }
+}

@@ -1,0 +1,398 @@
+//! One message: the page with its headers and attachments (`GET /mail/{folder}/{uid}`), its HTML body in
+//! a sandboxed frame with its own strict CSP (`/body`), one part downloaded (`/part/{section}`), and the
+//! original (`/raw`).
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, Query};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::Deserialize;
+
+use crate::app::AppState;
+use crate::mail::imap::{self, Retry};
+use crate::mail::parse::{Addr, Body, MessageView, parse_message};
+use crate::mail::sanitize::{self, HtmlPolicy, SafeHtml, Sanitized};
+use crate::mail::{FolderName, Section, Uid};
+use crate::web::error::WebError;
+use crate::web::extract::CurrentUser;
+use crate::web::mailbox::folder_from_path;
+use crate::web::urls;
+use crate::web::view::{PageCtx, SidebarItem, folder_title, render, sidebar};
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/mail/{folder}/{uid}", get(message_get))
+        .route("/mail/{folder}/{uid}/body", get(body_get))
+        .route("/mail/{folder}/{uid}/part/{section}", get(part_get))
+        .route("/mail/{folder}/{uid}/raw", get(raw_get))
+}
+
+enum BodyView {
+    /// Sanitised HTML, shown through the sandboxed frame at this URL.
+    Frame(String),
+    Text(SafeHtml),
+    Empty,
+}
+
+struct AttachmentRow {
+    url: String,
+    name: String,
+    content_type: String,
+    size: String,
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessagePage {
+    ctx: PageCtx,
+    sidebar: Vec<SidebarItem>,
+    folder_url: String,
+    back_label: String,
+    subject: String,
+    from: String,
+    to: String,
+    cc: String,
+    reply_to: String,
+    date: String,
+    body: BodyView,
+    attachments: Vec<AttachmentRow>,
+    remote_blocked: bool,
+    show_remote_url: String,
+    malformed: bool,
+    truncated: bool,
+    raw_url: String,
+}
+
+#[derive(Template)]
+#[template(path = "message_body.html")]
+struct BodyFrame {
+    html: SafeHtml,
+}
+
+#[derive(Deserialize)]
+struct RemoteQuery {
+    remote: Option<String>,
+}
+
+fn parse_target(folder: &str, uid: &str) -> Result<(FolderName, Uid), WebError> {
+    let folder = folder_from_path(folder)?;
+    let uid = uid
+        .parse::<u32>()
+        .ok()
+        .filter(|u| *u > 0)
+        .ok_or(WebError::MessageNotFound)?;
+    Ok((folder, Uid(uid)))
+}
+
+async fn message_get(
+    user: CurrentUser,
+    Path((folder, uid)): Path<(String, String)>,
+    Query(q): Query<RemoteQuery>,
+) -> Result<Response, WebError> {
+    let (folder, uid) = parse_target(&folder, &uid)?;
+    let allow_remote = q.remote.is_some();
+    let f = folder.clone();
+    let (folders, fetched) = user
+        .imap(Retry::Safe, move |c| {
+            let f = f.clone();
+            Box::pin(async move {
+                let folders = imap::list_folders(c).await?;
+                let m = imap::fetch_message(c, &f, uid, true).await?;
+                Ok((folders, m))
+            })
+        })
+        .await?;
+    let truncated = fetched.truncated();
+    let msg = parse_message(&fetched.raw);
+    let lang = user.lang;
+    let (body, remote_blocked) = match &msg.body {
+        Body::Html(html) => {
+            let s = sanitize_body(html, &msg, allow_remote);
+            (
+                BodyView::Frame(urls::body(&folder, uid, allow_remote)),
+                s.had_remote,
+            )
+        }
+        Body::Text(t) => (BodyView::Text(sanitize::text_to_html(t)), false),
+        Body::Empty => (BodyView::Empty, false),
+    };
+    let title = folder_title(lang, &folders, &folder);
+    let subject = if msg.subject.trim().is_empty() {
+        lang.t("no-subject")
+    } else {
+        msg.subject.clone()
+    };
+    let view = MessagePage {
+        ctx: PageCtx::user(&user, subject.clone()),
+        sidebar: sidebar(lang, &folders, &folder),
+        folder_url: urls::folder(&folder),
+        back_label: lang.t_args("back-to-folder", &[("folder", title)]),
+        subject,
+        from: addr_list(&msg.from),
+        to: addr_list(&msg.to),
+        cc: addr_list(&msg.cc),
+        reply_to: addr_list(&msg.reply_to),
+        date: msg
+            .date
+            .map(|d| lang.format_full_date(d))
+            .unwrap_or_default(),
+        body,
+        attachments: msg
+            .attachments
+            .iter()
+            .map(|a| AttachmentRow {
+                url: urls::part(&folder, uid, &a.section),
+                name: safe_filename(&a.filename),
+                content_type: a.content_type.clone(),
+                size: lang.format_size(a.size as u64),
+            })
+            .collect(),
+        remote_blocked: remote_blocked && !allow_remote,
+        show_remote_url: urls::message_with_remote(&folder, uid),
+        malformed: msg.malformed,
+        truncated,
+        raw_url: urls::raw(&folder, uid),
+    };
+    Ok(render(&view))
+}
+
+fn sanitize_body(html: &str, msg: &MessageView, allow_remote: bool) -> Sanitized {
+    let inline_images = msg
+        .inline_images
+        .iter()
+        .map(|(cid, img)| {
+            (
+                cid.clone(),
+                sanitize::data_uri(&img.content_type, &img.bytes),
+            )
+        })
+        .collect();
+    sanitize::sanitize_html(
+        html,
+        HtmlPolicy {
+            allow_remote,
+            inline_images,
+        },
+    )
+}
+
+/// `Name <address>, …` as one line of text (escaped by the template).
+fn addr_list(addrs: &[Addr]) -> String {
+    addrs
+        .iter()
+        .map(|a| match (&a.name, &a.address) {
+            (Some(n), Some(ad)) if !n.trim().is_empty() => format!("{n} <{ad}>"),
+            _ => a.display(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+async fn body_get(
+    user: CurrentUser,
+    Path((folder, uid)): Path<(String, String)>,
+    Query(q): Query<RemoteQuery>,
+) -> Result<Response, WebError> {
+    let (folder, uid) = parse_target(&folder, &uid)?;
+    let allow_remote = q.remote.is_some();
+    let fetched = user
+        .imap(Retry::Safe, move |c| {
+            let f = folder.clone();
+            Box::pin(async move { imap::fetch_message(c, &f, uid, false).await })
+        })
+        .await?;
+    let msg = parse_message(&fetched.raw);
+    let html = match &msg.body {
+        Body::Html(h) => sanitize_body(h, &msg, allow_remote).html,
+        Body::Text(t) => sanitize::text_to_html(t),
+        Body::Empty => SafeHtml::default(),
+    };
+    let mut resp = render(&BodyFrame { html });
+    // The frame's own policy: nothing may load but the images inside the message (data: URIs), and
+    // remote images only when the user asked. No script at all, no forms, no plugins, no base URL.
+    let img = if allow_remote {
+        "img-src data: https: http:"
+    } else {
+        "img-src data:"
+    };
+    let csp = format!(
+        "default-src 'none'; {img}; style-src 'unsafe-inline'; font-src data:; \
+         form-action 'none'; base-uri 'none'; frame-ancestors 'self'; \
+         sandbox allow-popups allow-popups-to-escape-sandbox"
+    );
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_str(&csp).expect("ascii"),
+    );
+    h.insert(
+        header::X_FRAME_OPTIONS,
+        HeaderValue::from_static("SAMEORIGIN"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    Ok(resp)
+}
+
+async fn part_get(
+    user: CurrentUser,
+    Path((folder, uid, section)): Path<(String, String, String)>,
+) -> Result<Response, WebError> {
+    let (folder, uid) = parse_target(&folder, &uid)?;
+    let section = Section::parse(&section).ok_or(WebError::PartNotFound)?;
+    let part = user
+        .imap(Retry::Safe, move |c| {
+            let f = folder.clone();
+            let s = section.clone();
+            Box::pin(async move { imap::fetch_part(c, &f, uid, &s).await })
+        })
+        .await?;
+    let filename = safe_filename(part.filename.as_deref().unwrap_or("attachment"));
+    Ok(download(part.bytes, &part.content_type, &filename))
+}
+
+async fn raw_get(
+    user: CurrentUser,
+    Path((folder, uid)): Path<(String, String)>,
+) -> Result<Response, WebError> {
+    let (folder, uid) = parse_target(&folder, &uid)?;
+    let raw = user
+        .imap(Retry::Safe, move |c| {
+            let f = folder.clone();
+            Box::pin(async move { imap::fetch_raw(c, &f, uid).await })
+        })
+        .await?;
+    Ok(download(
+        raw,
+        "message/rfc822",
+        &format!("message-{uid}.eml"),
+    ))
+}
+
+/// A download: always `attachment` (never rendered on our origin, whatever its type), the declared type
+/// when it is a well-formed MIME type, `nosniff`, and a CSP that forbids everything should a browser
+/// render it anyway.
+fn download(bytes: Vec<u8>, content_type: &str, filename: &str) -> Response {
+    let ct = if is_mime_type(content_type) {
+        content_type
+    } else {
+        "application/octet-stream"
+    };
+    let mut resp = bytes.into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(ct).unwrap_or(HeaderValue::from_static("application/octet-stream")),
+    );
+    h.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_str(&content_disposition(filename)).expect("ascii"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; sandbox"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    resp
+}
+
+fn is_mime_type(s: &str) -> bool {
+    let token = |t: &str| {
+        !t.is_empty()
+            && t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&^_.+-".contains(&b))
+    };
+    matches!(s.split_once('/'), Some((a, b)) if token(a) && token(b))
+}
+
+/// A filename without directories, control characters or characters that some systems refuse.
+pub(crate) fn safe_filename(name: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or("");
+    let cleaned: String = base
+        .chars()
+        .filter(|c| {
+            !c.is_control() && !matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        })
+        .map(|c| {
+            if matches!(c, ':' | '*' | '?' | '"' | '<' | '>' | '|') {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    let trimmed = cleaned.trim().trim_start_matches('.').trim();
+    if trimmed.is_empty() {
+        "attachment".to_owned()
+    } else {
+        trimmed.chars().take(200).collect()
+    }
+}
+
+/// RFC 6266: an ASCII fallback `filename` and the exact name in `filename*` (RFC 8187).
+fn content_disposition(filename: &str) -> String {
+    let ascii: String = filename
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .filter(|c| *c != '"' && *c != '\\')
+        .collect();
+    let encoded =
+        percent_encoding::utf8_percent_encode(filename, percent_encoding::NON_ALPHANUMERIC);
+    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filenames_lose_paths_and_control_characters() {
+        assert_eq!(safe_filename("../../etc/passwd"), "passwd");
+        assert_eq!(safe_filename("C:\\Users\\x\\évil.exe"), "évil.exe");
+        assert_eq!(safe_filename("a\r\nb\u{202e}fdp.exe"), "abfdp.exe");
+        assert_eq!(safe_filename(".."), "attachment");
+        assert_eq!(safe_filename("\"quoted\".txt"), "_quoted_.txt");
+    }
+
+    #[test]
+    fn content_disposition_is_ascii_with_utf8_name() {
+        let h = content_disposition("résumé été.pdf");
+        assert!(
+            h.starts_with("attachment; filename=\"r_sum_ _t_.pdf\""),
+            "{h}"
+        );
+        assert!(
+            h.contains("filename*=UTF-8''r%C3%A9sum%C3%A9%20%C3%A9t%C3%A9%2Epdf"),
+            "{h}"
+        );
+        assert!(h.is_ascii());
+    }
+
+    #[test]
+    fn only_well_formed_mime_types_are_sent() {
+        assert!(is_mime_type("application/pdf"));
+        assert!(!is_mime_type("text/html\r\nX-Evil: 1"));
+        assert!(!is_mime_type("nonsense"));
+    }
+}

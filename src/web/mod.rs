@@ -1,0 +1,86 @@
+//! The web interface. Each area owns its routes; this module assembles them and the layers around them.
+
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod mailbox;
+pub mod message;
+pub mod security;
+pub mod urls;
+pub mod view;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::Router;
+use axum::http::{HeaderValue, Request};
+use axum::middleware;
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::services::ServeDir;
+use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, MemoryStore, SessionManagerLayer};
+
+use crate::app::AppState;
+use error::WebError;
+
+/// Request ids: a per-process random prefix and a counter, enough to find a request in the logs.
+#[derive(Clone)]
+struct Ids {
+    prefix: Arc<str>,
+    next: Arc<AtomicU64>,
+}
+
+impl MakeRequestId for Ids {
+    fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        HeaderValue::from_str(&format!("{}-{n}", self.prefix))
+            .ok()
+            .map(RequestId::new)
+    }
+}
+
+/// All routes with their layers.
+pub fn routes(state: AppState) -> Router {
+    let store = MemoryStore::default();
+    let sessions = SessionManagerLayer::new(store)
+        .with_name("courrier")
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(state.config.is_https())
+        .with_expiry(Expiry::OnInactivity(
+            tower_sessions::cookie::time::Duration::try_from(state.config.session_idle)
+                .unwrap_or(tower_sessions::cookie::time::Duration::hours(2)),
+        ));
+    let hsts = state.config.is_https();
+    let ids = Ids {
+        prefix: auth::random_token()[..8].into(),
+        next: Arc::new(AtomicU64::new(1)),
+    };
+    Router::new()
+        .merge(auth::routes())
+        .merge(mailbox::routes())
+        .merge(message::routes())
+        .nest_service("/static", ServeDir::new(static_dir()))
+        .fallback(|| async { WebError::NotFound })
+        .with_state(state)
+        // Layers run outside-in from the bottom: request id first, then tracing, security headers,
+        // error pages (which need the request id), and the session closest to the handlers.
+        .layer(sessions)
+        .layer(middleware::from_fn(view::render_errors))
+        .layer(middleware::from_fn(move |req, next| {
+            security::headers(hsts, req, next)
+        }))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_http())
+        .layer(SetRequestIdLayer::x_request_id(ids))
+}
+
+/// `static/` next to the binary's working directory, or `COURRIER_STATIC_DIR` in containers.
+fn static_dir() -> std::path::PathBuf {
+    std::env::var_os("COURRIER_STATIC_DIR")
+        .map(Into::into)
+        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/static").into())
+}

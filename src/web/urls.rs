@@ -1,0 +1,107 @@
+//! Every URL the application links or redirects to is built here, so that percent-encoding of folder
+//! names (any IMAP name: non-ASCII, with `/` hierarchy, spaces, quotes) lives in one place.
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
+use crate::mail::{FolderName, Section, Uid};
+
+/// Everything but unreserved characters is encoded, `/` included: a folder is one path segment.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+pub const LOGIN: &str = "/login";
+pub const LOGOUT: &str = "/logout";
+
+fn seg(s: &str) -> String {
+    utf8_percent_encode(s, SEGMENT).to_string()
+}
+
+/// `/mail/{folder}`
+pub fn folder(f: &FolderName) -> String {
+    format!("/mail/{}", seg(f.as_str()))
+}
+
+/// `/mail/{folder}?page=N`, pages counted from 1 in URLs (0 internally).
+pub fn folder_page(f: &FolderName, page: u32) -> String {
+    if page == 0 {
+        folder(f)
+    } else {
+        format!("{}?page={}", folder(f), page + 1)
+    }
+}
+
+/// `/mail/{folder}/{uid}`
+pub fn message(f: &FolderName, uid: Uid) -> String {
+    format!("{}/{}", folder(f), uid)
+}
+
+/// `/mail/{folder}/{uid}?remote=1` when remote content is to be shown.
+pub fn message_with_remote(f: &FolderName, uid: Uid) -> String {
+    format!("{}?remote=1", message(f, uid))
+}
+
+/// The sandboxed body frame of a message.
+pub fn body(f: &FolderName, uid: Uid, remote: bool) -> String {
+    if remote {
+        format!("{}/body?remote=1", message(f, uid))
+    } else {
+        format!("{}/body", message(f, uid))
+    }
+}
+
+/// One MIME part, downloaded.
+pub fn part(f: &FolderName, uid: Uid, section: &Section) -> String {
+    format!("{}/part/{}", message(f, uid), section)
+}
+
+/// The original message as .eml.
+pub fn raw(f: &FolderName, uid: Uid) -> String {
+    format!("{}/raw", message(f, uid))
+}
+
+/// The login page, remembering where to go afterwards (only local paths are kept).
+pub fn login_then(next: &str) -> String {
+    if is_local_path(next) && next != "/" {
+        format!("{LOGIN}?next={}", seg(next))
+    } else {
+        LOGIN.to_owned()
+    }
+}
+
+/// True for `/path` but not `//host` or `/\host`: a redirect target that cannot leave the site.
+pub fn is_local_path(p: &str) -> bool {
+    p.starts_with('/') && !p.starts_with("//") && !p.starts_with("/\\") && !p.contains(['\r', '\n'])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folder_names_are_one_encoded_segment() {
+        let f = FolderName::new("Archives/Été 2025 \"x\"").unwrap();
+        assert_eq!(
+            folder(&f),
+            "/mail/Archives%2F%C3%89t%C3%A9%202025%20%22x%22"
+        );
+        assert_eq!(message(&FolderName::inbox(), Uid(7)), "/mail/INBOX/7");
+        assert_eq!(
+            part(
+                &FolderName::inbox(),
+                Uid(7),
+                &Section::parse("2.1").unwrap()
+            ),
+            "/mail/INBOX/7/part/2.1"
+        );
+    }
+
+    #[test]
+    fn login_redirects_stay_on_site() {
+        assert_eq!(login_then("/mail/INBOX"), "/login?next=%2Fmail%2FINBOX");
+        assert_eq!(login_then("//evil.example/"), "/login");
+        assert_eq!(login_then("https://evil.example/"), "/login");
+    }
+}

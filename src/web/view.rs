@@ -1,0 +1,163 @@
+//! What every page shares: the layout context (language, user, CSRF token), the sidebar of folders,
+//! and the error page rendered by the `render_errors` middleware.
+
+use askama::Template;
+use axum::extract::Request;
+use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Response};
+
+use crate::i18n::Lang;
+use crate::mail::{Folder, FolderName};
+use crate::web::error::ErrorPage;
+use crate::web::extract::{CurrentUser, lang_of};
+use crate::web::urls;
+
+/// Data for `layout.html`.
+#[derive(Clone, Debug)]
+pub struct PageCtx {
+    pub lang: Lang,
+    pub title: String,
+    /// The logged-in address, if any.
+    pub address: Option<String>,
+    pub csrf: String,
+}
+
+impl PageCtx {
+    /// For pages of a logged-in user.
+    pub fn user(user: &CurrentUser, title: impl Into<String>) -> Self {
+        PageCtx {
+            lang: user.lang,
+            title: title.into(),
+            address: Some(user.user.address.clone()),
+            csrf: user.user.csrf.clone(),
+        }
+    }
+
+    /// For public pages.
+    pub fn public(lang: Lang, title: impl Into<String>) -> Self {
+        PageCtx {
+            lang,
+            title: title.into(),
+            address: None,
+            csrf: String::new(),
+        }
+    }
+
+    /// A translated message.
+    pub fn t(&self, key: &str) -> String {
+        self.lang.t(key)
+    }
+}
+
+/// One line of the folder sidebar.
+#[derive(Clone, Debug)]
+pub struct SidebarItem {
+    pub label: String,
+    pub url: String,
+    pub depth: usize,
+    pub unseen: u32,
+    /// "3 unread", for screen readers and tooltips.
+    pub unseen_label: String,
+    pub current: bool,
+    pub selectable: bool,
+    pub special: bool,
+}
+
+/// The sidebar for the folder list, with `current` highlighted.
+pub fn sidebar(lang: Lang, folders: &[Folder], current: &FolderName) -> Vec<SidebarItem> {
+    folders
+        .iter()
+        .map(|f| SidebarItem {
+            label: display_name(lang, f),
+            url: urls::folder(&f.name),
+            depth: f.depth.min(8),
+            unseen: f.unseen.unwrap_or(0),
+            unseen_label: lang.t_args(
+                "unread-count",
+                &[("count", f.unseen.unwrap_or(0).to_string())],
+            ),
+            current: &f.name == current,
+            selectable: f.selectable,
+            special: f.special.is_some(),
+        })
+        .collect()
+}
+
+/// A folder's name as shown: special folders in the user's language, others by their last component.
+pub fn display_name(lang: Lang, f: &Folder) -> String {
+    match f.special {
+        Some(s) if f.depth == 0 => lang.folder_name(s),
+        _ => f.leaf.clone(),
+    }
+}
+
+/// The name of a folder for titles, given the list (falls back to the raw path).
+pub fn folder_title(lang: Lang, folders: &[Folder], name: &FolderName) -> String {
+    folders
+        .iter()
+        .find(|f| &f.name == name)
+        .map(|f| display_name(lang, f))
+        .unwrap_or_else(|| name.to_string())
+}
+
+/// Renders an askama template into a response; a render failure is logged and becomes a 500.
+pub fn render<T: Template>(t: &T) -> Response {
+    match t.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "template rendering failed");
+            (
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error",
+            )
+                .into_response()
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorView {
+    ctx: PageCtx,
+    message: String,
+    status: u16,
+}
+
+/// Turns responses marked with an [`ErrorPage`] into the error page, in the request's language, and
+/// logs their cause with the request id.
+pub async fn render_errors(req: Request, next: Next) -> Response {
+    let (parts, body) = req.into_parts();
+    let lang = lang_of(&parts);
+    let request_id = parts
+        .headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+        .to_owned();
+    let resp = next.run(Request::from_parts(parts, body)).await;
+    let Some(page) = resp.extensions().get::<ErrorPage>().cloned() else {
+        return resp;
+    };
+    let status = resp.status();
+    if status.is_server_error() {
+        tracing::error!(request_id, status = status.as_u16(), cause = %page.cause, "request failed");
+    } else {
+        tracing::info!(request_id, status = status.as_u16(), cause = %page.cause, "request refused");
+    }
+    let message = if page.message_key == "error-internal" {
+        lang.t_args("error-internal", &[("id", request_id)])
+    } else {
+        lang.t(page.message_key)
+    };
+    let view = ErrorView {
+        ctx: PageCtx::public(lang, lang.t("error-title")),
+        message,
+        status: status.as_u16(),
+    };
+    let mut out = render(&view);
+    *out.status_mut() = status;
+    out.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    out
+}

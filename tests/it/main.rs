@@ -1,0 +1,10 @@
+//! Courrier's integration tests: one binary, against the real Dovecot and Postfix that
+//! `scripts/mailstack` runs on loopback. Each test gets its own mail account and its own Courrier
+//! instance on a free port.
+
+mod support;
+
+mod login;
+mod mailbox;
+mod message;
+mod pool;

@@ -1,0 +1,116 @@
+//! A Courrier instance for one test, on a free port, configured against the mail stack, and an HTTP
+//! client that keeps cookies and does not follow redirects (tests look at them).
+
+use courrier::app::{self, AppState};
+use courrier::config::Config;
+use reqwest::{Client, Response, StatusCode, redirect};
+
+use super::mailstack::{Account, IMAP_PORT, stack};
+
+pub struct TestApp {
+    pub base: String,
+    pub state: AppState,
+    pub client: Client,
+}
+
+impl TestApp {
+    /// Courrier with the default test configuration (IMAP STARTTLS with the stack's CA).
+    pub async fn start() -> TestApp {
+        Self::with(&[]).await
+    }
+
+    /// Courrier with extra `COURRIER_*` settings.
+    pub async fn with(extra: &[(&str, &str)]) -> TestApp {
+        let s = stack();
+        let mut env: Vec<(String, String)> = vec![
+            ("COURRIER_IMAP_HOST".into(), "127.0.0.1".into()),
+            ("COURRIER_IMAP_PORT".into(), IMAP_PORT.to_string()),
+            ("COURRIER_IMAP_SECURITY".into(), "starttls".into()),
+            (
+                "COURRIER_TLS_CA_FILE".into(),
+                s.ca_file.display().to_string(),
+            ),
+            ("COURRIER_SERVER_LISTEN".into(), "127.0.0.1:0".into()),
+        ];
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let config = Config::load(None, env).expect("test configuration");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let state = AppState::new(config);
+        let st = state.clone();
+        tokio::spawn(async move {
+            app::serve(listener, st, std::future::pending())
+                .await
+                .unwrap();
+        });
+        TestApp {
+            base,
+            state,
+            client: client(),
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client
+            .get(format!("{}{}", self.base, path))
+            .header("accept-language", "en")
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get_lang(&self, path: &str, lang: &str) -> Response {
+        self.client
+            .get(format!("{}{}", self.base, path))
+            .header("accept-language", lang)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// GET that must answer 200; returns the body.
+    pub async fn page(&self, path: &str) -> String {
+        let r = self.get(path).await;
+        let status = r.status();
+        let body = r.text().await.unwrap();
+        assert_eq!(status, StatusCode::OK, "GET {path}: {body}");
+        body
+    }
+
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)], lang: &str) -> Response {
+        self.client
+            .post(format!("{}{}", self.base, path))
+            .header("accept-language", lang)
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Logs in and checks the redirect to the inbox.
+    pub async fn login(&self, account: &Account) {
+        let r = self
+            .post_form(
+                "/login",
+                &[("email", &account.address), ("password", &account.password)],
+                "en",
+            )
+            .await;
+        let status = r.status();
+        let location = r
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let body = r.text().await.unwrap();
+        assert_eq!(status, StatusCode::SEE_OTHER, "login failed: {body}");
+        assert_eq!(location.as_deref(), Some("/mail/INBOX"));
+    }
+}
+
+fn client() -> Client {
+    Client::builder()
+        .cookie_store(true)
+        .redirect(redirect::Policy::none())
+        .build()
+        .unwrap()
+}

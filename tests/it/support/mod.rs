@@ -1,0 +1,9 @@
+//! Shared test support: the mail stack, fresh accounts, a Courrier instance per test, an HTTP client
+//! that keeps cookies, and a second IMAP connection playing "another device".
+
+pub mod app;
+pub mod imap_probe;
+pub mod mailstack;
+
+pub use app::TestApp;
+pub use mailstack::{Account, new_account};
