@@ -179,6 +179,7 @@ pub fn parse_message(raw: &[u8]) -> MessageView {
         });
     }
 
+    let malformed = looks_malformed(&msg, raw);
     MessageView {
         subject: msg.subject().unwrap_or("").to_owned(),
         from: addrs(msg.from()),
@@ -190,7 +191,29 @@ pub fn parse_message(raw: &[u8]) -> MessageView {
         body,
         attachments,
         inline_images,
-        malformed: false,
+        malformed,
+    }
+}
+
+/// mail-parser repairs what it can without saying so; these are the defects worth a note to the
+/// reader, because part of the message may be missing: no From or Date (both required by RFC 5322),
+/// or a multipart whose closing boundary never comes (the message was cut).
+fn looks_malformed(msg: &mail_parser::Message, raw: &[u8]) -> bool {
+    if msg.from().is_none() || msg.date().is_none() {
+        return true;
+    }
+    let Some(ct) = msg.root_part().content_type() else {
+        return false;
+    };
+    if !ct.ctype().eq_ignore_ascii_case("multipart") {
+        return false;
+    }
+    match ct.attribute("boundary") {
+        Some(b) => {
+            let closing = format!("--{b}--");
+            !raw.windows(closing.len()).any(|w| w == closing.as_bytes())
+        }
+        None => true,
     }
 }
 

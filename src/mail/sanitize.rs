@@ -200,6 +200,8 @@ pub fn sanitize_html(html: &str, policy: HtmlPolicy) -> Sanitized {
         ]))
         .url_schemes(HashSet::from(["http", "https", "mailto", "cid", "data"]))
         .url_relative(ammonia::UrlRelative::Deny)
+        // Content dropped with its tag: a <title> would otherwise show up as body text.
+        .clean_content_tags(HashSet::from(["script", "style", "title", "template"]))
         .link_rel(Some("noopener noreferrer"))
         .set_tag_attribute_value("a", "target", "_blank")
         .filter_style_properties(STYLE_PROPERTIES.iter().copied().collect())
@@ -393,6 +395,16 @@ mod tests {
         assert!(!h.contains("position"), "{h}");
         assert!(!h.contains("expression"), "{h}");
         assert!(h.contains("color:blue"), "{h}");
+    }
+
+    #[test]
+    fn head_content_does_not_leak_into_the_body() {
+        let s = clean(
+            "<html><head><title>Newsletter title</title><style>p{color:red}</style></head><body><p>Body</p></body></html>",
+        );
+        assert!(!s.html.as_str().contains("Newsletter title"), "{}", s.html);
+        assert!(!s.html.as_str().contains("color:red"));
+        assert!(s.html.as_str().contains("<p>Body</p>"));
     }
 
     #[test]

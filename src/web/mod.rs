@@ -1,5 +1,6 @@
 //! The web interface. Each area owns its routes; this module assembles them and the layers around them.
 
+pub mod assets;
 pub mod auth;
 pub mod error;
 pub mod extract;
@@ -18,7 +19,6 @@ use axum::middleware;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
-use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, MemoryStore, SessionManagerLayer};
@@ -63,7 +63,7 @@ pub fn routes(state: AppState) -> Router {
         .merge(auth::routes())
         .merge(mailbox::routes())
         .merge(message::routes())
-        .nest_service("/static", ServeDir::new(static_dir()))
+        .route("/static/{*path}", axum::routing::get(assets::get))
         .fallback(|| async { WebError::NotFound })
         .with_state(state)
         // Layers run outside-in from the bottom: request id first, then tracing, security headers,
@@ -73,14 +73,23 @@ pub fn routes(state: AppState) -> Router {
         .layer(middleware::from_fn(move |req, next| {
             security::headers(hsts, req, next)
         }))
+        .layer(middleware::from_fn(server_timing))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http())
         .layer(SetRequestIdLayer::x_request_id(ids))
 }
 
-/// `static/` next to the binary's working directory, or `COURRIER_STATIC_DIR` in containers.
-fn static_dir() -> std::path::PathBuf {
-    std::env::var_os("COURRIER_STATIC_DIR")
-        .map(Into::into)
-        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/static").into())
+/// Adds `Server-Timing: app;dur=<ms>`: the time spent in Courrier for this request, which the
+/// benchmarks read (and browsers show in their developer tools).
+async fn server_timing(
+    req: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    let start = std::time::Instant::now();
+    let mut resp = next.run(req).await;
+    let ms = start.elapsed().as_secs_f64() * 1000.0;
+    if let Ok(v) = HeaderValue::from_str(&format!("app;dur={ms:.2}")) {
+        resp.headers_mut().insert("server-timing", v);
+    }
+    resp
 }

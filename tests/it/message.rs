@@ -249,6 +249,18 @@ async fn malformed_message_still_opens() {
     assert!(t.contains("MALFORMED-dead"));
     assert!(t.contains("Broken Mailer"));
     assert!(t.contains("MARKER-MALFORMED"), "{t}");
+    assert!(t.contains("This message is damaged"), "the reader is told");
+    let ok = text(&app.page("/mail/INBOX").await);
+    assert!(ok.contains("MALFORMED-dead"), "listed like any other");
+}
+
+#[tokio::test]
+async fn well_formed_messages_carry_no_damage_note() {
+    let (app, _) = inbox_with("read-wellformed", &["attachment.eml", "plain.eml"]).await;
+    for uid in [1, 2] {
+        let t = text(&app.page(&format!("/mail/INBOX/{uid}")).await);
+        assert!(!t.contains("This message is damaged"), "uid {uid}");
+    }
 }
 
 #[tokio::test]
