@@ -4,6 +4,7 @@
 
 mod support;
 
+mod faults;
 mod login;
 mod mailbox;
 mod message;

@@ -4,6 +4,7 @@
 pub mod app;
 pub mod imap_probe;
 pub mod mailstack;
+pub mod proxy;
 
 pub use app::TestApp;
 pub use mailstack::{Account, new_account};
