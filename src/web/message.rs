@@ -5,7 +5,7 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query};
-use axum::http::{HeaderValue, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
@@ -209,7 +209,6 @@ async fn body_get(
         Body::Text(t) => sanitize::text_to_html(t),
         Body::Empty => SafeHtml::default(),
     };
-    let mut resp = render(&BodyFrame { html });
     // The frame's own policy: nothing may load but the images inside the message (data: URIs), and
     // remote images only when the user asked. No script at all, no forms, no plugins, no base URL.
     let img = if allow_remote {
@@ -222,24 +221,16 @@ async fn body_get(
          form-action 'none'; base-uri 'none'; frame-ancestors 'self'; \
          sandbox allow-popups allow-popups-to-escape-sandbox"
     );
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_str(&csp).expect("ascii"),
-    );
-    h.insert(
-        header::X_FRAME_OPTIONS,
-        HeaderValue::from_static("SAMEORIGIN"),
-    );
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, no-store"),
-    );
-    Ok(resp)
+    Ok((
+        [
+            (header::CONTENT_SECURITY_POLICY, csp),
+            (header::X_FRAME_OPTIONS, "SAMEORIGIN".to_owned()),
+            (header::REFERRER_POLICY, "no-referrer".to_owned()),
+            (header::CACHE_CONTROL, "private, no-store".to_owned()),
+        ],
+        render(&BodyFrame { html }),
+    )
+        .into_response())
 }
 
 async fn part_get(
@@ -286,29 +277,20 @@ fn download(bytes: Vec<u8>, content_type: &str, filename: &str) -> Response {
     } else {
         "application/octet-stream"
     };
-    let mut resp = bytes.into_response();
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_str(ct).unwrap_or(HeaderValue::from_static("application/octet-stream")),
-    );
-    h.insert(
-        header::CONTENT_DISPOSITION,
-        HeaderValue::from_str(&content_disposition(filename)).expect("ascii"),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; sandbox"),
-    );
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, no-store"),
-    );
-    resp
+    (
+        [
+            (header::CONTENT_TYPE, ct.to_owned()),
+            (header::CONTENT_DISPOSITION, content_disposition(filename)),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; sandbox".to_owned(),
+            ),
+            (header::CACHE_CONTROL, "private, no-store".to_owned()),
+        ],
+        bytes,
+    )
+        .into_response()
 }
 
 fn is_mime_type(s: &str) -> bool {

@@ -10,13 +10,7 @@ use crate::support::{TestApp, new_account};
 async fn good_password_opens_the_inbox_with_a_safe_cookie() {
     let app = TestApp::start().await;
     let acct = new_account("login-ok");
-    let r = app
-        .post_form(
-            "/login",
-            &[("email", &acct.address), ("password", &acct.password)],
-            "en",
-        )
-        .await;
+    let r = app.try_login(&acct).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(r.headers()["location"], "/mail/INBOX");
     let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
@@ -108,13 +102,7 @@ async fn unreachable_server_says_try_later() {
     // Nothing listens on port 9 of loopback.
     let app = TestApp::with(&[("COURRIER_IMAP_PORT", "9")]).await;
     let acct = new_account("login-unreach");
-    let r = app
-        .post_form(
-            "/login",
-            &[("email", &acct.address), ("password", &acct.password)],
-            "en",
-        )
-        .await;
+    let r = app.try_login(&acct).await;
     let body = r.text().await.unwrap();
     assert!(
         body.contains("The mail server cannot be reached right now"),
@@ -134,13 +122,7 @@ async fn untrusted_certificate_is_a_tls_error_not_a_wrong_password() {
     ])
     .await;
     let acct = new_account("login-tls");
-    let r = app
-        .post_form(
-            "/login",
-            &[("email", &acct.address), ("password", &acct.password)],
-            "en",
-        )
-        .await;
+    let r = app.try_login(&acct).await;
     let body = r.text().await.unwrap();
     assert!(
         body.contains("A secure connection to the mail server could not be established"),
@@ -215,4 +197,30 @@ async fn login_returns_to_the_page_first_asked_for() {
         )
         .await;
     assert_eq!(r.headers()["location"], "/mail/INBOX");
+}
+
+#[tokio::test]
+async fn https_public_url_makes_the_cookie_secure_and_sends_hsts() {
+    let app = TestApp::with(&[("COURRIER_SERVER_PUBLIC_URL", "https://mail.example.org")]).await;
+    let acct = new_account("login-https");
+    let r = app.try_login(&acct).await;
+    let cookie = r.headers()["set-cookie"].to_str().unwrap();
+    assert!(cookie.contains("Secure"), "{cookie}");
+    assert!(r.headers().contains_key("strict-transport-security"));
+}
+
+#[tokio::test]
+async fn pages_carry_security_headers() {
+    let app = TestApp::start().await;
+    let r = app.get("/login").await;
+    let csp = r.headers()["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    assert!(
+        !r.headers().contains_key("strict-transport-security"),
+        "no HSTS over plain http"
+    );
 }

@@ -190,3 +190,30 @@ async fn mail_server_restart_is_invisible_to_the_user() {
     let page = app.page("/mail/INBOX/1").await;
     assert!(page.contains("Avant le redémarrage"));
 }
+
+#[tokio::test]
+async fn the_total_cap_closes_idle_connections_of_others_instead_of_failing() {
+    let app = TestApp::with(&[("COURRIER_POOL_MAX_TOTAL", "2")]).await;
+    let users: Vec<_> = (0..4)
+        .map(|i| new_account(&format!("pool-cap{i}")))
+        .collect();
+    let mut browsers = Vec::new();
+    for u in &users {
+        let b = TestApp {
+            base: app.base.clone(),
+            state: app.state.clone(),
+            client: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+        };
+        b.login(u).await;
+        browsers.push(b);
+    }
+    // Every user still gets their pages, each time on a connection that had to make room.
+    for (b, u) in browsers.iter().zip(&users) {
+        let page = b.page("/mail/INBOX").await;
+        assert!(page.contains(&u.address));
+    }
+}

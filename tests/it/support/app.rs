@@ -87,15 +87,19 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Posts the login form with the account's address and password.
+    pub async fn try_login(&self, account: &Account) -> Response {
+        self.post_form(
+            "/login",
+            &[("email", &account.address), ("password", &account.password)],
+            "en",
+        )
+        .await
+    }
+
     /// Logs in and checks the redirect to the inbox.
     pub async fn login(&self, account: &Account) {
-        let r = self
-            .post_form(
-                "/login",
-                &[("email", &account.address), ("password", &account.password)],
-                "en",
-            )
-            .await;
+        let r = self.try_login(account).await;
         let status = r.status();
         let location = r
             .headers()
