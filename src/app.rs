@@ -8,12 +8,16 @@ use tokio::net::TcpListener;
 
 use crate::config::Config;
 use crate::mail::imap::ImapPool;
+use crate::store::compose::ComposeStore;
+use crate::store::settings::SettingsStore;
 
 /// State shared by all handlers.
 #[derive(Clone, FromRef)]
 pub struct AppState {
     pub config: Arc<Config>,
     pub pool: ImapPool,
+    pub settings: SettingsStore,
+    pub compose: ComposeStore,
 }
 
 impl AppState {
@@ -22,6 +26,8 @@ impl AppState {
         let pool = ImapPool::new(config.pool.clone(), config.tls.clone());
         pool.spawn_reaper();
         AppState {
+            settings: SettingsStore::new(&config.data_dir),
+            compose: ComposeStore::new(&config.data_dir),
             config: Arc::new(config),
             pool,
         }

@@ -30,7 +30,7 @@ fn err(msg: impl Into<String>) -> ConfigError {
 struct Raw {
     server: RawServer,
     imap: RawEndpoint,
-    smtp: RawEndpoint,
+    smtp: RawSmtp,
     tls: RawTls,
     pool: RawPool,
     session: RawSession,
@@ -52,6 +52,15 @@ struct RawEndpoint {
     host: String,
     port: i64,
     security: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSmtp {
+    host: String,
+    port: i64,
+    security: String,
+    max_message_mb: i64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -115,6 +124,17 @@ pub struct Config {
     pub pool: PoolConfig,
     pub session_idle: Duration,
     pub page_size: u32,
+    /// The SMTP server's message size limit, in bytes.
+    pub max_message_bytes: u64,
+}
+
+impl Config {
+    /// The most attachment bytes a message may carry: base64 turns 3 bytes into 4 (plus line breaks),
+    /// and the text and headers need room too, so a message accepted here is never refused for size.
+    pub fn max_attachment_bytes(&self) -> u64 {
+        let encoded_room = self.max_message_bytes.saturating_sub(256 * 1024);
+        encoded_room / 4 * 3 * 76 / 78
+    }
 }
 
 /// Why an address cannot log in here, before any server is asked.
@@ -337,6 +357,9 @@ fn validate(raw: Raw) -> Result<Config, ConfigError> {
         pool,
         session_idle: Duration::from_secs(session_mins * 60),
         page_size: positive("ui.page_size", raw.ui.page_size, 500)? as u32,
+        max_message_bytes: positive("smtp.max_message_mb", raw.smtp.max_message_mb, 10_000)?
+            * 1024
+            * 1024,
     })
 }
 
@@ -381,7 +404,11 @@ pub fn tls_settings(ca_file: Option<&Path>) -> Result<TlsSettings, ConfigError> 
     let mut roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
+    let mut extra_ca_pem = None;
     if let Some(path) = ca_file {
+        extra_ca_pem = Some(Arc::new(std::fs::read(path).map_err(|e| {
+            err(format!("tls.ca_file: cannot read {}: {e}", path.display()))
+        })?));
         let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
             .map_err(|e| err(format!("tls.ca_file: cannot read {}: {e}", path.display())))?
             .collect::<Result<_, _>>()
@@ -406,6 +433,7 @@ pub fn tls_settings(ca_file: Option<&Path>) -> Result<TlsSettings, ConfigError> 
         .with_no_client_auth();
     Ok(TlsSettings {
         config: Arc::new(config),
+        extra_ca_pem,
     })
 }
 

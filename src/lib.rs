@@ -11,5 +11,7 @@ pub mod config;
 pub mod i18n;
 /// Mail: protocol clients and message handling, with no knowledge of HTTP.
 pub mod mail;
+/// Courrier's own storage: settings and messages being written.
+pub mod store;
 /// The web interface: routes, handlers, templates, errors.
 pub mod web;

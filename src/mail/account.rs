@@ -66,6 +66,9 @@ pub struct Server {
 #[derive(Clone)]
 pub struct TlsSettings {
     pub config: Arc<rustls::ClientConfig>,
+    /// The extra CA certificates (PEM) trusted besides the public roots, for the SMTP client, which
+    /// builds its own TLS configuration.
+    pub extra_ca_pem: Option<Arc<Vec<u8>>>,
 }
 
 impl fmt::Debug for TlsSettings {

@@ -6,10 +6,13 @@
 //! server's hierarchy delimiter); its IMAP wire form (modified UTF-7) is computed at the protocol edge.
 
 pub mod account;
+pub mod compose;
 pub mod imap;
 pub mod net;
+pub mod outbox;
 pub mod parse;
 pub mod sanitize;
+pub mod smtp;
 
 use std::fmt;
 

@@ -77,6 +77,83 @@ pub struct MessageView {
 /// Largest inline image embedded in a displayed body; larger ones stay downloadable attachments.
 const MAX_INLINE_IMAGE: usize = 5 * 1024 * 1024;
 
+/// What a reply, a forward or a resumed draft needs from a message besides its view.
+#[derive(Clone, Debug)]
+pub struct ComposeSource {
+    pub view: MessageView,
+    /// The body as plain text (HTML converted), for quoting.
+    pub text: String,
+    pub bcc: Vec<Addr>,
+    pub in_reply_to: Vec<String>,
+    pub references: Vec<String>,
+    /// Every attachment with its decoded bytes (inline images included).
+    pub attachments: Vec<(String, String, Vec<u8>)>,
+}
+
+/// Parses a message for composing from it.
+pub fn parse_for_compose(raw: &[u8]) -> ComposeSource {
+    let view = parse_message(raw);
+    let Some(msg) = MessageParser::default().parse(raw) else {
+        let text = match &view.body {
+            Body::Text(t) => t.clone(),
+            _ => String::new(),
+        };
+        return ComposeSource {
+            view,
+            text,
+            bcc: vec![],
+            in_reply_to: vec![],
+            references: vec![],
+            attachments: vec![],
+        };
+    };
+    let ids = |v: &mail_parser::HeaderValue| -> Vec<String> {
+        match v {
+            mail_parser::HeaderValue::Text(t) => vec![format!("<{}>", t.trim_matches(['<', '>']))],
+            mail_parser::HeaderValue::TextList(l) => l
+                .iter()
+                .map(|t| format!("<{}>", t.trim_matches(['<', '>'])))
+                .collect(),
+            _ => vec![],
+        }
+    };
+    let body_ids: Vec<u32> = msg
+        .text_body
+        .iter()
+        .chain(msg.html_body.iter())
+        .copied()
+        .collect();
+    let attachments = msg
+        .parts
+        .iter()
+        .enumerate()
+        .filter(|(i, p)| !p.is_multipart() && !body_ids.contains(&(*i as u32)) && *i != 0)
+        .map(|(_, p)| {
+            let ct = content_type_of(p);
+            let name = p
+                .attachment_name()
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("attachment{}", default_extension(&ct)));
+            let bytes = match &p.body {
+                PartType::Message(_) => raw
+                    .get(p.raw_body_offset() as usize..p.raw_end_offset() as usize)
+                    .unwrap_or_default()
+                    .to_vec(),
+                _ => p.contents().to_vec(),
+            };
+            (name, ct, bytes)
+        })
+        .collect();
+    ComposeSource {
+        text: msg.body_text(0).map(|t| t.into_owned()).unwrap_or_default(),
+        bcc: addrs(msg.bcc()),
+        in_reply_to: ids(msg.in_reply_to()),
+        references: ids(msg.references()),
+        attachments,
+        view,
+    }
+}
+
 /// Parses a whole message.
 pub fn parse_message(raw: &[u8]) -> MessageView {
     let Some(msg) = MessageParser::default().parse(raw) else {

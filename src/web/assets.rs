@@ -6,11 +6,18 @@ use axum::response::{IntoResponse, Response};
 
 use crate::web::error::WebError;
 
-const FILES: &[(&str, &str, &[u8])] = &[(
-    "css/app.css",
-    "text/css; charset=utf-8",
-    include_bytes!("../../static/css/app.css"),
-)];
+const FILES: &[(&str, &str, &[u8])] = &[
+    (
+        "css/app.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../static/css/app.css"),
+    ),
+    (
+        "js/compose.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/js/compose.js"),
+    ),
+];
 
 /// `GET /static/{*path}`
 pub async fn get(Path(path): Path<String>) -> Result<Response, WebError> {

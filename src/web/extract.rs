@@ -54,7 +54,11 @@ pub struct CurrentUser {
     pub user: SessionUser,
     pub lang: Lang,
     pool: ImapPool,
+    session: Session,
 }
+
+/// Key of the one-time notice shown on the next page ("Message sent").
+const FLASH_KEY: &str = "flash";
 
 impl<S> FromRequestParts<S> for CurrentUser
 where
@@ -89,11 +93,26 @@ where
             user,
             lang: lang_of(parts),
             pool: app.pool.clone(),
+            session,
         })
     }
 }
 
 impl CurrentUser {
+    /// Leaves a notice for the next page this user sees.
+    pub async fn set_flash(&self, message: String) {
+        let _ = self.session.insert(FLASH_KEY, message).await;
+    }
+
+    /// Takes the pending notice, if any.
+    pub async fn take_flash(&self) -> Option<String> {
+        self.session
+            .remove::<String>(FLASH_KEY)
+            .await
+            .ok()
+            .flatten()
+    }
+
     /// Runs an IMAP operation on one of this user's pooled connections.
     pub async fn imap<T, F>(&self, retry: Retry, op: F) -> Result<T, WebError>
     where

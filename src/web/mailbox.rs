@@ -83,8 +83,10 @@ async fn mailbox_get(
         .await?;
     let lang = user.lang;
     let title = folder_title(lang, &folders, &folder);
+    let mut ctx = PageCtx::user(&user, title.clone());
+    ctx.flash = user.take_flash().await;
     let view = MailboxPage {
-        ctx: PageCtx::user(&user, title.clone()),
+        ctx,
         sidebar: sidebar(lang, &folders, &folder),
         folder_title: title,
         rows: rows(&user, &list),

@@ -63,6 +63,12 @@ struct MessagePage {
     malformed: bool,
     truncated: bool,
     raw_url: String,
+    reply_url: String,
+    reply_all_url: String,
+    forward_url: String,
+    forward_attached_url: String,
+    /// For a message in Drafts: open it in the compose form.
+    edit_draft_url: Option<String>,
 }
 
 #[derive(Template)]
@@ -119,6 +125,9 @@ async fn message_get(
         Body::Empty => (BodyView::Empty, false),
     };
     let title = folder_title(lang, &folders, &folder);
+    let in_drafts = folders
+        .iter()
+        .any(|f| f.name == folder && f.special == Some(crate::mail::SpecialUse::Drafts));
     let subject = if msg.subject.trim().is_empty() {
         lang.t("no-subject")
     } else {
@@ -154,6 +163,11 @@ async fn message_get(
         malformed: msg.malformed,
         truncated,
         raw_url: urls::raw(&folder, uid),
+        reply_url: urls::compose_from("reply", &folder, uid),
+        reply_all_url: urls::compose_from("reply-all", &folder, uid),
+        forward_url: urls::compose_from("forward", &folder, uid),
+        forward_attached_url: urls::compose_from("forward-attached", &folder, uid),
+        edit_draft_url: in_drafts.then(|| urls::compose_draft(uid)),
     };
     Ok(render(&view))
 }

@@ -2,11 +2,13 @@
 
 pub mod assets;
 pub mod auth;
+pub mod compose;
 pub mod error;
 pub mod extract;
 pub mod mailbox;
 pub mod message;
 pub mod security;
+pub mod settings;
 pub mod urls;
 pub mod view;
 
@@ -63,6 +65,8 @@ pub fn routes(state: AppState) -> Router {
         .merge(auth::routes())
         .merge(mailbox::routes())
         .merge(message::routes())
+        .merge(compose::routes())
+        .merge(settings::routes())
         .route("/static/{*path}", axum::routing::get(assets::get))
         .fallback(|| async { WebError::NotFound })
         .with_state(state)

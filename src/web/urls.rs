@@ -14,6 +14,8 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
 
 pub const LOGIN: &str = "/login";
 pub const LOGOUT: &str = "/logout";
+pub const COMPOSE: &str = "/compose";
+pub const SETTINGS: &str = "/settings";
 
 fn seg(s: &str) -> String {
     utf8_percent_encode(s, SEGMENT).to_string()
@@ -62,6 +64,22 @@ pub fn raw(f: &FolderName, uid: Uid) -> String {
     format!("{}/raw", message(f, uid))
 }
 
+/// The compose form answering or forwarding a message: `mode` is `reply`, `reply-all`, `forward` or
+/// `forward-attached`.
+pub fn compose_from(mode: &str, f: &FolderName, uid: Uid) -> String {
+    format!("{COMPOSE}?mode={mode}&folder={}&uid={uid}", seg(f.as_str()))
+}
+
+/// The compose form resuming a draft of the Drafts folder.
+pub fn compose_draft(uid: Uid) -> String {
+    format!("{COMPOSE}?draft={uid}")
+}
+
+/// The compose form given back after logging in again.
+pub fn compose_restore(id: &str) -> String {
+    format!("{COMPOSE}?restore={}", seg(id))
+}
+
 /// The login page, remembering where to go afterwards (only local paths are kept).
 pub fn login_then(next: &str) -> String {
     if is_local_path(next) && next != "/" {
@@ -69,6 +87,11 @@ pub fn login_then(next: &str) -> String {
     } else {
         LOGIN.to_owned()
     }
+}
+
+/// The login page after the session ended, then back to `next`.
+pub fn login_expired_then(next: &str) -> String {
+    format!("{LOGIN}?expired=1&next={}", seg(next))
 }
 
 /// True for `/path` but not `//host` or `/\host`: a redirect target that cannot leave the site.

@@ -21,6 +21,8 @@ pub struct PageCtx {
     /// The logged-in address, if any.
     pub address: Option<String>,
     pub csrf: String,
+    /// A one-time notice ("Message sent").
+    pub flash: Option<String>,
 }
 
 impl PageCtx {
@@ -31,6 +33,7 @@ impl PageCtx {
             title: title.into(),
             address: Some(user.user.address.clone()),
             csrf: user.user.csrf.clone(),
+            flash: None,
         }
     }
 
@@ -41,6 +44,7 @@ impl PageCtx {
             title: title.into(),
             address: None,
             csrf: String::new(),
+            flash: None,
         }
     }
 

@@ -4,6 +4,7 @@
 
 mod support;
 
+mod compose;
 mod faults;
 mod login;
 mod mailbox;

@@ -224,6 +224,41 @@ impl Conn {
         Ok(sel)
     }
 
+    /// Appends a message to a folder with the given flags (e.g. `(\\Seen)`). Uses async-imap's APPEND,
+    /// which waits for the server's continuation before sending the literal.
+    pub async fn append(
+        &mut self,
+        folder: &FolderName,
+        flags: &str,
+        message: &[u8],
+    ) -> Result<(), MailError> {
+        if self.broken {
+            return Err(MailError::ConnectionLost(
+                "connection already broken".into(),
+            ));
+        }
+        self.last_used = Instant::now();
+        // The EXISTS this causes goes to async-imap's side channel, not through `command_each`: forget
+        // the selection so the next SELECT counts again.
+        self.selected = None;
+        let mailbox = codec::encode_mutf7(folder.as_str());
+        let fut = self.session.append(&mailbox, Some(flags), None, message);
+        match tokio::time::timeout(self.timeout, fut).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(async_imap::error::Error::No(m) | async_imap::error::Error::Bad(m))) => {
+                Err(MailError::Refused(m))
+            }
+            Ok(Err(e)) => {
+                self.broken = true;
+                Err(MailError::ConnectionLost(e.to_string()))
+            }
+            Err(_) => {
+                self.broken = true;
+                Err(MailError::Timeout)
+            }
+        }
+    }
+
     /// Confirms the connection still answers (used before reusing a connection that sat idle).
     pub async fn check_alive(&mut self) -> Result<(), MailError> {
         self.command("NOOP").await

@@ -369,3 +369,103 @@ pub async fn fetch_raw(
     .await?;
     raw.ok_or(MailError::MessageNotFound)
 }
+
+/// The folder with this special use, found by its RFC 6154 attribute, else by a usual name, else
+/// created under the usual English name (as other clients do).
+pub async fn special_folder(conn: &mut Conn, role: SpecialUse) -> Result<FolderName, MailError> {
+    let folders = list_folders(conn).await?;
+    if let Some(f) = folders.iter().find(|f| f.special == Some(role)) {
+        return Ok(f.name.clone());
+    }
+    let names: &[&str] = match role {
+        SpecialUse::Inbox => return Ok(FolderName::inbox()),
+        SpecialUse::Drafts => &["Drafts", "Brouillons", "INBOX/Drafts", "INBOX.Drafts"],
+        SpecialUse::Sent => &[
+            "Sent",
+            "Sent Messages",
+            "Sent Items",
+            "Envoyés",
+            "INBOX/Sent",
+            "INBOX.Sent",
+        ],
+        SpecialUse::Archive => &["Archive", "Archives"],
+        SpecialUse::Junk => &["Junk", "Spam", "Indésirables"],
+        SpecialUse::Trash => &["Trash", "Deleted Messages", "Corbeille"],
+    };
+    if let Some(f) = folders.iter().find(|f| {
+        names
+            .iter()
+            .any(|n| f.name.as_str().eq_ignore_ascii_case(n))
+    }) {
+        return Ok(f.name.clone());
+    }
+    let name = FolderName::new(names[0]).expect("valid name");
+    conn.command(&format!("CREATE {}", codec::quote_mailbox(&name)))
+        .await?;
+    Ok(name)
+}
+
+/// UIDs of the messages of `folder` whose Message-ID is `message_id`.
+pub async fn find_by_message_id(
+    conn: &mut Conn,
+    folder: &FolderName,
+    message_id: &str,
+) -> Result<Vec<Uid>, MailError> {
+    if message_id.is_empty() || message_id.contains(['\r', '\n', '"', '\\']) {
+        return Ok(vec![]);
+    }
+    conn.select(folder).await?;
+    let mut uids = Vec::new();
+    conn.command_each(
+        &format!("UID SEARCH HEADER Message-ID {}", codec::quote(message_id)),
+        |r| {
+            if let Response::MailboxData(MailboxDatum::Search(v)) = r {
+                uids.extend(v.iter().map(|u| Uid(*u)));
+            }
+        },
+    )
+    .await?;
+    uids.sort();
+    Ok(uids)
+}
+
+/// Permanently removes these messages from `folder` (`\Deleted` then UID EXPUNGE of just them).
+pub async fn delete_permanently(
+    conn: &mut Conn,
+    folder: &FolderName,
+    uids: &[Uid],
+) -> Result<(), MailError> {
+    if uids.is_empty() {
+        return Ok(());
+    }
+    conn.select(folder).await?;
+    let set = uid_set(uids);
+    conn.command(&format!("UID STORE {set} +FLAGS.SILENT (\\Deleted)"))
+        .await?;
+    if conn.has_capability("UIDPLUS") {
+        conn.command(&format!("UID EXPUNGE {set}")).await
+    } else {
+        // Without UIDPLUS, EXPUNGE would also remove messages another client marked \Deleted:
+        // leave them marked, as a careful client does.
+        Ok(())
+    }
+}
+
+/// Adds a flag or keyword (`\Answered`, `$Forwarded`) to one message.
+pub async fn add_flag(
+    conn: &mut Conn,
+    folder: &FolderName,
+    uid: Uid,
+    flag: &str,
+) -> Result<(), MailError> {
+    conn.select(folder).await?;
+    conn.command(&format!("UID STORE {uid} +FLAGS.SILENT ({flag})"))
+        .await
+}
+
+fn uid_set(uids: &[Uid]) -> String {
+    uids.iter()
+        .map(|u| u.0.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}

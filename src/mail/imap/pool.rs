@@ -139,6 +139,11 @@ impl ImapPool {
         lock(&self.inner.accounts).contains_key(key)
     }
 
+    /// The credentials of a session's account (for SMTP, which authenticates with the same ones).
+    pub fn credentials(&self, key: &str) -> Option<Credentials> {
+        lock(&self.inner.accounts).get(key).map(|a| a.creds.clone())
+    }
+
     /// Number of IMAP logins done since start (for tests and metrics).
     pub fn login_count(&self) -> u64 {
         self.inner.logins.load(Ordering::Relaxed)

@@ -100,6 +100,68 @@ impl Probe {
     }
 }
 
+impl Probe {
+    /// The UIDs of a folder, in order.
+    pub async fn uids(&mut self, folder: &str) -> Vec<u32> {
+        self.ok(&format!("EXAMINE {}", quote(&mutf7(folder)))).await;
+        let out = self.ok("UID SEARCH ALL").await;
+        let mut v: Vec<u32> = out
+            .lines()
+            .find(|l| l.starts_with("* SEARCH"))
+            .unwrap_or("")
+            .split_whitespace()
+            .skip(2)
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Waits (up to 10 s) until the folder holds at least `n` messages; returns their UIDs.
+    pub async fn wait_for(&mut self, folder: &str, n: usize) -> Vec<u32> {
+        for _ in 0..100 {
+            let uids = self.uids(folder).await;
+            if uids.len() >= n {
+                return uids;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("{folder} never reached {n} messages");
+    }
+
+    /// The raw bytes of a message.
+    pub async fn fetch(&mut self, folder: &str, uid: u32) -> Vec<u8> {
+        self.ok(&format!("EXAMINE {}", quote(&mutf7(folder)))).await;
+        self.tag += 1;
+        let tag = format!("p{}", self.tag);
+        self.stream
+            .get_mut()
+            .write_all(format!("{tag} UID FETCH {uid} (BODY.PEEK[])\r\n").as_bytes())
+            .await
+            .unwrap();
+        let mut out = Vec::new();
+        loop {
+            let mut l = String::new();
+            self.stream.read_line(&mut l).await.unwrap();
+            if let Some(i) = l.rfind('{')
+                && let Some(len) = l[i + 1..]
+                    .trim_end()
+                    .strip_suffix('}')
+                    .and_then(|n| n.parse::<usize>().ok())
+            {
+                let mut buf = vec![0; len];
+                self.stream.read_exact(&mut buf).await.unwrap();
+                out = buf;
+                continue;
+            }
+            if l.starts_with(&format!("{tag} ")) {
+                assert!(l.contains("OK"), "{l}");
+                return out;
+            }
+        }
+    }
+}
+
 fn quote(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }

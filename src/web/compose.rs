@@ -1,0 +1,829 @@
+//! Writing mail: `GET /compose` (new, reply, reply-all, forward, forward as attachment, a draft
+//! resumed, a form given back after logging in again) and `POST /compose`, one multipart form whose
+//! `action` is `send`, `save` (draft), `autosave` (the script, every 30 s), `attach` or `remove:N`.
+//!
+//! Whatever happens, what the user typed comes back: an invalid address re-renders the form with the
+//! field pointed out, a failed send re-renders it with the reason and saves it to Drafts, and a post
+//! that arrives after the session expired is stashed on disk and handed back after the next login.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::multipart::Field;
+use axum::extract::{DefaultBodyLimit, Multipart, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::Deserialize;
+
+use crate::app::AppState;
+use crate::i18n::Lang;
+use crate::mail::compose::{self, Outgoing, OutgoingAttachment};
+use crate::mail::imap::{self, Retry};
+use crate::mail::outbox::{self, Original, Outcome, SendFailure};
+use crate::mail::parse::{Addr, parse_for_compose};
+use crate::mail::smtp::SendError;
+use crate::mail::{FolderName, SpecialUse, Uid};
+use crate::store::compose::{ComposeStore, StashedFields};
+use crate::web::error::{WebError, redirect};
+use crate::web::extract::CurrentUser;
+use crate::web::urls;
+use crate::web::view::{PageCtx, render};
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new().route(
+        urls::COMPOSE,
+        // Uploads are limited by the attachment limit as they are read, not by axum's 2 MB default.
+        get(compose_get)
+            .post(compose_post)
+            .layer(DefaultBodyLimit::disable()),
+    )
+}
+
+/// Cookie naming a stashed form, so that only the browser that posted it gets it back.
+const STASH_COOKIE: &str = "courrier_stash";
+
+/// Largest text field accepted (the body included).
+const MAX_TEXT_FIELD: usize = 2 * 1024 * 1024;
+
+/// The fields of the compose form.
+#[derive(Clone, Debug, Default)]
+struct Fields {
+    compose_id: String,
+    message_id: String,
+    to: String,
+    cc: String,
+    bcc: String,
+    subject: String,
+    body: String,
+    in_reply_to: String,
+    references: String,
+    original_folder: String,
+    original_uid: String,
+    original_flag: String,
+}
+
+struct AttachmentRow {
+    index: u32,
+    name: String,
+    size: String,
+}
+
+#[derive(Template)]
+#[template(path = "compose.html")]
+struct ComposePage {
+    ctx: PageCtx,
+    f: Fields,
+    attachments: Vec<AttachmentRow>,
+    limit_label: String,
+    errors: Vec<String>,
+    notices: Vec<String>,
+    to_error: Option<String>,
+    cc_error: Option<String>,
+    bcc_error: Option<String>,
+}
+
+impl ComposePage {
+    fn new(ctx: PageCtx, f: Fields) -> Self {
+        ComposePage {
+            ctx,
+            f,
+            attachments: vec![],
+            limit_label: String::new(),
+            errors: vec![],
+            notices: vec![],
+            to_error: None,
+            cc_error: None,
+            bcc_error: None,
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct ComposeQuery {
+    mode: Option<String>,
+    folder: Option<String>,
+    uid: Option<u32>,
+    draft: Option<u32>,
+    restore: Option<String>,
+    to: Option<String>,
+}
+
+async fn compose_get(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<ComposeQuery>,
+) -> Result<Response, WebError> {
+    let lang = user.lang;
+    let address = user.user.address.clone();
+    let settings = state.settings.load(&address).await.unwrap_or_default();
+    let mut notices = vec![];
+    let mut f = Fields {
+        message_id: compose::new_message_id(&address),
+        ..Default::default()
+    };
+    let signature = if settings.signature.trim().is_empty() {
+        String::new()
+    } else {
+        format!("\n\n-- \n{}", settings.signature.trim_end())
+    };
+
+    if let Some(id) = q
+        .restore
+        .as_deref()
+        .filter(|id| cookie(&headers, STASH_COOKIE) == Some(*id))
+    {
+        let stash = state
+            .compose
+            .claim_stash(id, &address)
+            .await
+            .map_err(|_| WebError::NotFound)?;
+        copy_attachments(&state.compose, &stash.compose_id, id, &address).await;
+        f = Fields {
+            compose_id: id.to_owned(),
+            message_id: if stash.message_id.is_empty() {
+                f.message_id
+            } else {
+                stash.message_id
+            },
+            to: stash.to,
+            cc: stash.cc,
+            bcc: stash.bcc,
+            subject: stash.subject,
+            body: stash.body,
+            in_reply_to: stash.in_reply_to,
+            references: stash.references,
+            ..Default::default()
+        };
+        notices.push(lang.t("compose-restored"));
+    } else {
+        f.compose_id = state.compose.create(&address).await.map_err(store_err)?;
+        if let Some(uid) = q.draft {
+            resume_draft(&user, &state, &mut f, Uid(uid)).await?;
+        } else if let (Some(mode), Some(folder), Some(uid)) = (q.mode.as_deref(), &q.folder, q.uid)
+        {
+            let folder = FolderName::new(folder).ok_or(WebError::FolderNotFound)?;
+            from_original(&user, &state, &mut f, mode, folder, Uid(uid), &signature).await?;
+        } else {
+            f.to = q.to.map(|t| compose::one_line(&t)).unwrap_or_default();
+            f.body = signature;
+        }
+    }
+    let mut page = ComposePage::new(PageCtx::user(&user, lang.t("compose-title")), f);
+    page.notices = notices;
+    finish(&state, &user, page).await
+}
+
+/// Fills the form from the message answered or forwarded.
+async fn from_original(
+    user: &CurrentUser,
+    state: &AppState,
+    f: &mut Fields,
+    mode: &str,
+    folder: FolderName,
+    uid: Uid,
+    signature: &str,
+) -> Result<(), WebError> {
+    let lang = user.lang;
+    let fo = folder.clone();
+    let raw = user
+        .imap(Retry::Safe, move |c| {
+            let fo = fo.clone();
+            Box::pin(async move { imap::fetch_raw(c, &fo, uid).await })
+        })
+        .await?;
+    let src = parse_for_compose(&raw);
+    let v = &src.view;
+    let date = v.date.map(|d| lang.format_full_date(d)).unwrap_or_default();
+    let author = v.from.first().map(Addr::display).unwrap_or_default();
+    f.original_folder = folder.to_string();
+    f.original_uid = uid.to_string();
+    match mode {
+        "reply" | "reply-all" => {
+            let (to, cc) = compose::reply_recipients(v, &user.user.address, mode == "reply-all");
+            f.to = compose::format_recipients(&to);
+            f.cc = compose::format_recipients(&cc);
+            f.subject = compose::reply_subject(&v.subject);
+            f.in_reply_to = v
+                .message_id
+                .as_deref()
+                .map(|i| format!("<{i}>"))
+                .unwrap_or_default();
+            f.references =
+                compose::reply_references(&src.references, v.message_id.as_deref()).join(" ");
+            if src.references.is_empty() && !src.in_reply_to.is_empty() {
+                let mut refs = src.in_reply_to.clone();
+                refs.extend(compose::reply_references(&[], v.message_id.as_deref()));
+                f.references = refs.join(" ");
+            }
+            let attribution = lang.t_args("reply-attribution", &[("date", date), ("name", author)]);
+            f.body = format!("\n\n{}{signature}", compose::quote(&attribution, &src.text));
+            f.original_flag = "answered".into();
+        }
+        "forward" | "forward-attached" => {
+            f.subject = compose::forward_subject(&v.subject);
+            f.original_flag = "forwarded".into();
+            if mode == "forward" {
+                let to =
+                    v.to.iter()
+                        .map(Addr::display)
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                f.body = format!(
+                    "\n\n{}\n{}: {}\n{}: {}\n{}: {}\n{}: {}\n\n{}{signature}",
+                    lang.t("forward-header"),
+                    lang.t("msg-from"),
+                    author,
+                    lang.t("msg-date"),
+                    date,
+                    lang.t("compose-subject"),
+                    v.subject,
+                    lang.t("msg-to"),
+                    to,
+                    src.text.trim_end(),
+                );
+                for (name, ct, bytes) in &src.attachments {
+                    state
+                        .compose
+                        .add_bytes(&f.compose_id, name, ct, bytes)
+                        .await
+                        .map_err(store_err)?;
+                }
+            } else {
+                f.body = signature.to_owned();
+                let name = format!("{}.eml", compose::clean_filename(&v.subject))
+                    .replace(".eml.eml", ".eml");
+                state
+                    .compose
+                    .add_bytes(&f.compose_id, &name, "message/rfc822", &raw)
+                    .await
+                    .map_err(store_err)?;
+            }
+        }
+        _ => {
+            return Err(WebError::BadRequest(format!(
+                "unknown compose mode {mode:?}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Fills the form from a draft in the Drafts folder; saving or sending replaces that draft.
+async fn resume_draft(
+    user: &CurrentUser,
+    state: &AppState,
+    f: &mut Fields,
+    uid: Uid,
+) -> Result<(), WebError> {
+    let raw = user
+        .imap(Retry::Safe, move |c| {
+            Box::pin(async move {
+                let drafts = imap::special_folder(c, SpecialUse::Drafts).await?;
+                imap::fetch_raw(c, &drafts, uid).await
+            })
+        })
+        .await?;
+    let src = parse_for_compose(&raw);
+    let v = &src.view;
+    let list = |a: &[Addr]| {
+        a.iter()
+            .map(|x| match (&x.name, &x.address) {
+                (Some(n), Some(ad)) if !n.is_empty() => {
+                    format!("\"{}\" <{ad}>", n.replace('"', ""))
+                }
+                _ => x.display(),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    f.to = list(&v.to);
+    f.cc = list(&v.cc);
+    f.bcc = list(&src.bcc);
+    f.subject = v.subject.clone();
+    f.body = src.text.trim_end_matches(['\r', '\n']).to_owned();
+    f.in_reply_to = src.in_reply_to.join(" ");
+    f.references = src.references.join(" ");
+    if let Some(id) = &v.message_id {
+        f.message_id = format!("<{id}>");
+    }
+    for (name, ct, bytes) in &src.attachments {
+        state
+            .compose
+            .add_bytes(&f.compose_id, name, ct, bytes)
+            .await
+            .map_err(store_err)?;
+    }
+    Ok(())
+}
+
+/// Attachments of a compose directory the user owned before their session expired.
+async fn copy_attachments(store: &ComposeStore, from: &str, to: &str, owner: &str) {
+    if from.is_empty() || !store.owns(from, owner).await {
+        return;
+    }
+    for a in store.list(from).await.unwrap_or_default() {
+        if let Ok(bytes) = store.read(from, a.index).await {
+            let _ = store
+                .add_bytes(to, &a.filename, &a.content_type, &bytes)
+                .await;
+        }
+    }
+    store.delete(from).await;
+}
+
+async fn compose_post(
+    user: Result<CurrentUser, WebError>,
+    State(state): State<AppState>,
+    multipart: Multipart,
+) -> Result<Response, WebError> {
+    let limit = state.config.max_attachment_bytes();
+    let user = match user {
+        Ok(u) => u,
+        Err(WebError::NotLoggedIn { .. } | WebError::SessionExpired) => {
+            return stash_and_login(&state, multipart, limit).await;
+        }
+        Err(e) => return Err(e),
+    };
+    let lang = user.lang;
+    let address = user.user.address.clone();
+    let mut form = read_form(multipart, &state.compose, Some(&address), limit).await?;
+    if form.csrf != user.user.csrf {
+        return Err(WebError::BadRequest(
+            "compose form without a valid token".into(),
+        ));
+    }
+    let mut page = ComposePage::new(
+        PageCtx::user(&user, lang.t("compose-title")),
+        form.fields.clone(),
+    );
+    for name in &form.too_big {
+        page.errors.push(lang.t_args(
+            "compose-too-big",
+            &[("name", name.clone()), ("size", lang.format_size(limit))],
+        ));
+    }
+    let action = form.action.clone();
+    if let Some(index) = action.strip_prefix("remove:").and_then(|i| i.parse().ok()) {
+        state
+            .compose
+            .remove(&form.fields.compose_id, index)
+            .await
+            .map_err(store_err)?;
+        return finish(&state, &user, page).await;
+    }
+    match action.as_str() {
+        "send" => send(&state, &user, &mut form.fields, page).await,
+        "save" | "autosave" => {
+            let outgoing = outgoing(&state, &user, &form.fields, false).await;
+            let saved = match outgoing {
+                Ok(o) => outbox::save_draft(&state.pool, &user.user.pool_key, &o)
+                    .await
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e),
+            };
+            if action == "autosave" {
+                // The script only needs to know whether it worked.
+                return Ok(match saved {
+                    Ok(()) => StatusCode::NO_CONTENT.into_response(),
+                    Err(_) => StatusCode::BAD_GATEWAY.into_response(),
+                });
+            }
+            match saved {
+                Ok(()) => page.notices.push(lang.t_args(
+                    "compose-draft-saved",
+                    &[("time", chrono::Local::now().format("%H:%M").to_string())],
+                )),
+                Err(e) => {
+                    tracing::warn!(error = %e, "saving a draft failed");
+                    page.errors.push(lang.t("compose-draft-failed"));
+                }
+            }
+            finish(&state, &user, page).await
+        }
+        // "attach" and anything else: show the form again with the new attachments.
+        _ => finish(&state, &user, page).await,
+    }
+}
+
+/// Validates recipients, sends, and either leaves for the folder or comes back with the reason.
+async fn send(
+    state: &AppState,
+    user: &CurrentUser,
+    fields: &mut Fields,
+    mut page: ComposePage,
+) -> Result<Response, WebError> {
+    let lang = user.lang;
+    let mut invalid = false;
+    for (value, slot) in [
+        (&fields.to, &mut page.to_error),
+        (&fields.cc, &mut page.cc_error),
+        (&fields.bcc, &mut page.bcc_error),
+    ] {
+        if let Err(bad) = compose::parse_recipients(value) {
+            *slot = Some(lang.t_args("compose-invalid-addresses", &[("list", bad.join(", "))]));
+            invalid = true;
+        }
+    }
+    if invalid {
+        return finish(state, user, page).await;
+    }
+    let outgoing = match outgoing(state, user, fields, true).await {
+        Ok(o) => o,
+        Err(e) => {
+            page.errors.push(e);
+            return finish(state, user, page).await;
+        }
+    };
+    if outgoing.to.is_empty() && outgoing.cc.is_empty() && outgoing.bcc.is_empty() {
+        page.to_error = Some(lang.t("compose-no-recipient"));
+        return finish(state, user, page).await;
+    }
+    let original = original_of(fields);
+    let smtp = state
+        .config
+        .servers_for(&user.user.address)
+        .map_err(|_| WebError::Internal("no servers for a logged-in address".into()))?
+        .smtp;
+    let outcome = outbox::send(
+        &state.pool,
+        &user.user.pool_key,
+        &smtp,
+        &state.config.tls,
+        outgoing,
+        original.clone(),
+    )
+    .await;
+    match outcome {
+        Outcome::Sent { filing_error } => {
+            state.compose.delete(&fields.compose_id).await;
+            let notice = match filing_error {
+                None => lang.t("compose-sent"),
+                Some(e) => {
+                    tracing::warn!(error = %e, "message sent but not filed");
+                    lang.t("compose-sent-not-filed")
+                }
+            };
+            user.set_flash(notice).await;
+            let back = original.map(|o| o.folder).unwrap_or_else(FolderName::inbox);
+            Ok(redirect(&urls::folder(&back)))
+        }
+        Outcome::NotSent { error, draft_saved } => {
+            tracing::info!(error = %error, "message not sent");
+            page.errors
+                .push(lang.t_args("compose-not-sent", &[("reason", reason(lang, &error))]));
+            match draft_saved {
+                Ok(()) => page.notices.push(lang.t("compose-saved-in-drafts")),
+                Err(e) => {
+                    tracing::warn!(error = %e, "saving the unsent message as a draft failed");
+                    page.errors.push(lang.t("compose-draft-failed"));
+                }
+            }
+            finish(state, user, page).await
+        }
+    }
+}
+
+fn original_of(f: &Fields) -> Option<Original> {
+    let folder = FolderName::new(&f.original_folder)?;
+    let uid = f.original_uid.parse().ok().filter(|u| *u > 0)?;
+    let flag = match f.original_flag.as_str() {
+        "answered" => "\\Answered",
+        "forwarded" => "$Forwarded",
+        _ => return None,
+    };
+    Some(Original {
+        folder,
+        uid: Uid(uid),
+        flag,
+    })
+}
+
+/// The reason a send failed, in the user's words.
+fn reason(lang: Lang, e: &SendFailure) -> String {
+    let detail = |d: &str| vec![("detail", d.chars().take(200).collect::<String>())];
+    match e {
+        SendFailure::Smtp(SendError::AuthFailed) | SendFailure::NoCredentials => {
+            lang.t("send-error-auth")
+        }
+        SendFailure::Smtp(SendError::Unreachable(_)) => lang.t("send-error-unreachable"),
+        SendFailure::Smtp(SendError::Tls(_)) => lang.t("send-error-tls"),
+        SendFailure::Smtp(SendError::RecipientRejected(d)) => {
+            lang.t_args("send-error-recipient", &detail(d))
+        }
+        SendFailure::Smtp(SendError::TooBig(_)) => lang.t("send-error-too-big"),
+        SendFailure::Smtp(SendError::Rejected(d)) => lang.t_args("send-error-rejected", &detail(d)),
+        SendFailure::Smtp(SendError::Temporary(_)) => lang.t("send-error-temporary"),
+        SendFailure::Smtp(SendError::Timeout) => lang.t("send-error-timeout"),
+        SendFailure::Compose(_) => lang.t("send-error-other"),
+    }
+}
+
+/// The message as it would leave: recipients parsed (leniently for drafts), attachments read.
+async fn outgoing(
+    state: &AppState,
+    user: &CurrentUser,
+    f: &Fields,
+    strict: bool,
+) -> Result<Outgoing, String> {
+    let settings = state
+        .settings
+        .load(&user.user.address)
+        .await
+        .unwrap_or_default();
+    let parse = |v: &str| match compose::parse_recipients(v) {
+        Ok(list) => Ok(list),
+        // A draft keeps what parses; the rest is still in the form the user sees.
+        Err(_) if !strict => Ok(v
+            .split([',', ';'])
+            .filter_map(|p| compose::parse_recipients(p).ok())
+            .flatten()
+            .collect()),
+        Err(bad) => Err(bad.join(", ")),
+    };
+    let mut attachments = Vec::new();
+    for a in state.compose.list(&f.compose_id).await.unwrap_or_default() {
+        let bytes = state
+            .compose
+            .read(&f.compose_id, a.index)
+            .await
+            .map_err(|e| e.to_string())?;
+        attachments.push(OutgoingAttachment {
+            filename: a.filename,
+            content_type: a.content_type,
+            bytes,
+        });
+    }
+    let message_id = compose::clean_message_ids(&f.message_id)
+        .pop()
+        .unwrap_or_else(|| compose::new_message_id(&user.user.address));
+    Ok(Outgoing {
+        from_address: user.user.address.clone(),
+        from_name: settings.display_name,
+        to: parse(&f.to)?,
+        cc: parse(&f.cc)?,
+        bcc: parse(&f.bcc)?,
+        subject: f.subject.clone(),
+        body: f.body.clone(),
+        in_reply_to: Some(f.in_reply_to.clone()).filter(|s| !s.is_empty()),
+        references: vec![f.references.clone()],
+        attachments,
+        message_id,
+    })
+}
+
+/// Renders the form with its current attachments.
+async fn finish(
+    state: &AppState,
+    user: &CurrentUser,
+    mut page: ComposePage,
+) -> Result<Response, WebError> {
+    let lang = user.lang;
+    let id = page.f.compose_id.clone();
+    page.attachments = state
+        .compose
+        .list(&id)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|a| AttachmentRow {
+            index: a.index,
+            name: a.filename,
+            size: lang.format_size(a.size),
+        })
+        .collect();
+    page.limit_label = lang.t_args(
+        "compose-limit",
+        &[(
+            "size",
+            lang.format_size(state.config.max_attachment_bytes()),
+        )],
+    );
+    let mut resp = render(&page);
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, "no-store".parse().expect("valid"));
+    Ok(resp)
+}
+
+/// The form as posted: its fields, which files were too big, and the button pressed.
+struct PostedForm {
+    csrf: String,
+    action: String,
+    fields: Fields,
+    too_big: Vec<String>,
+    /// The compose id the form carried, when it was not usable and a new one was made.
+    previous_compose_id: String,
+}
+
+/// Reads the multipart form, streaming files into the compose directory (created if the form's is
+/// not the user's). Files beyond the attachment limit are dropped and named in `too_big`; text fields
+/// are always kept, so nothing typed is lost.
+async fn read_form(
+    mut multipart: Multipart,
+    store: &ComposeStore,
+    owner: Option<&str>,
+    limit: u64,
+) -> Result<PostedForm, WebError> {
+    let mut form = PostedForm {
+        csrf: String::new(),
+        action: String::new(),
+        fields: Fields::default(),
+        too_big: vec![],
+        previous_compose_id: String::new(),
+    };
+    let mut dir: Option<String> = None;
+    loop {
+        let field = match multipart.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => {
+                // The browser went away or sent garbage: keep what arrived.
+                tracing::info!(error = %e, "compose form cut short");
+                break;
+            }
+        };
+        let name = field.name().unwrap_or("").to_owned();
+        if name == "files" {
+            let filename = compose::clean_filename(field.file_name().unwrap_or(""));
+            if field.file_name().is_none_or(str::is_empty) {
+                continue;
+            }
+            let id = match &dir {
+                Some(d) => d.clone(),
+                None => {
+                    let d = compose_dir(store, &form.fields.compose_id, owner).await?;
+                    if d != form.fields.compose_id {
+                        form.previous_compose_id = std::mem::take(&mut form.fields.compose_id);
+                    }
+                    form.fields.compose_id = d.clone();
+                    dir = Some(d.clone());
+                    d
+                }
+            };
+            let content_type = field
+                .content_type()
+                .filter(|c| c.contains('/') && c.is_ascii() && !c.contains(['\r', '\n']))
+                .unwrap_or("application/octet-stream")
+                .to_owned();
+            let used = store.total_size(&id).await.unwrap_or(0);
+            if !receive_file(
+                store,
+                &id,
+                field,
+                &filename,
+                &content_type,
+                limit.saturating_sub(used),
+            )
+            .await?
+            {
+                form.too_big.push(filename);
+            }
+            continue;
+        }
+        let value = read_text(field).await;
+        let f = &mut form.fields;
+        match name.as_str() {
+            "csrf" => form.csrf = value,
+            "action" => form.action = value,
+            "compose_id" => f.compose_id = value,
+            "message_id" => f.message_id = value,
+            "to" => f.to = value,
+            "cc" => f.cc = value,
+            "bcc" => f.bcc = value,
+            "subject" => f.subject = value,
+            "body" => f.body = value,
+            "in_reply_to" => f.in_reply_to = value,
+            "references" => f.references = value,
+            "original_folder" => f.original_folder = value,
+            "original_uid" => f.original_uid = value,
+            "original_flag" => f.original_flag = value,
+            _ => {}
+        }
+    }
+    if dir.is_none() {
+        let d = compose_dir(store, &form.fields.compose_id, owner).await?;
+        if d != form.fields.compose_id {
+            form.previous_compose_id = std::mem::take(&mut form.fields.compose_id);
+        }
+        form.fields.compose_id = d;
+    }
+    Ok(form)
+}
+
+/// The form's compose directory if it is the user's, else a new one.
+async fn compose_dir(
+    store: &ComposeStore,
+    id: &str,
+    owner: Option<&str>,
+) -> Result<String, WebError> {
+    match owner {
+        Some(o) if store.owns(id, o).await => Ok(id.to_owned()),
+        Some(o) => store.create(o).await.map_err(store_err),
+        None => store.create("").await.map_err(store_err),
+    }
+}
+
+async fn read_text(mut field: Field<'_>) -> String {
+    let mut buf = Vec::new();
+    while let Ok(Some(chunk)) = field.chunk().await {
+        if buf.len() + chunk.len() > MAX_TEXT_FIELD {
+            continue;
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+/// Streams one file to disk; false (and nothing kept) if it would exceed `room` bytes.
+async fn receive_file(
+    store: &ComposeStore,
+    id: &str,
+    mut field: Field<'_>,
+    filename: &str,
+    content_type: &str,
+    room: u64,
+) -> Result<bool, WebError> {
+    let mut upload = store.begin_upload(id).await.map_err(store_err)?;
+    let mut over = false;
+    loop {
+        match field.chunk().await {
+            Ok(Some(chunk)) => {
+                if over || upload.size + chunk.len() as u64 > room {
+                    // Keep reading so the browser gets our page rather than a reset connection.
+                    over = true;
+                    continue;
+                }
+                upload.write(&chunk).await.map_err(store_err)?;
+            }
+            Ok(None) => break,
+            Err(_) => {
+                over = true;
+                break;
+            }
+        }
+    }
+    if over {
+        store.abort_upload(upload).await;
+        return Ok(false);
+    }
+    store
+        .finish_upload(id, upload, filename, content_type)
+        .await
+        .map_err(store_err)?;
+    Ok(true)
+}
+
+/// A post without a session: keep everything on disk, send the browser to the login page with a
+/// cookie naming the stash, and give it back after login.
+async fn stash_and_login(
+    state: &AppState,
+    multipart: Multipart,
+    limit: u64,
+) -> Result<Response, WebError> {
+    let form = read_form(multipart, &state.compose, None, limit).await?;
+    // A new, ownerless directory holds this post's files; the attachments of the directory the form
+    // came with are copied over at restore if the user who logs in owns it.
+    let id = form.fields.compose_id.clone();
+    let f = form.fields;
+    state
+        .compose
+        .stash(
+            &id,
+            StashedFields {
+                to: f.to,
+                cc: f.cc,
+                bcc: f.bcc,
+                subject: f.subject,
+                body: f.body,
+                in_reply_to: f.in_reply_to,
+                references: f.references,
+                message_id: f.message_id,
+                compose_id: form.previous_compose_id,
+            },
+        )
+        .await
+        .map_err(store_err)?;
+    let mut resp = redirect(&urls::login_expired_then(&urls::compose_restore(&id)));
+    resp.headers_mut().insert(
+        header::SET_COOKIE,
+        format!("{STASH_COOKIE}={id}; Path=/; HttpOnly; SameSite=Lax; Max-Age=86400")
+            .parse()
+            .expect("valid cookie"),
+    );
+    Ok(resp)
+}
+
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+fn store_err(e: crate::store::StoreError) -> WebError {
+    WebError::Internal(format!("compose storage: {e}"))
+}

@@ -1,0 +1,89 @@
+//! `GET/POST /settings`: the user's display name and signature.
+
+use askama::Template;
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::get;
+use axum::{Form, Router};
+use serde::Deserialize;
+
+use crate::app::AppState;
+use crate::mail::compose::one_line;
+use crate::store::settings::Settings;
+use crate::web::error::{WebError, redirect};
+use crate::web::extract::CurrentUser;
+use crate::web::urls;
+use crate::web::view::{PageCtx, render};
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new().route(urls::SETTINGS, get(settings_get).post(settings_post))
+}
+
+#[derive(Template)]
+#[template(path = "settings.html")]
+struct SettingsPage {
+    ctx: PageCtx,
+    display_name: String,
+    signature: String,
+    saved: bool,
+}
+
+#[derive(Deserialize)]
+struct SavedQuery {
+    saved: Option<String>,
+}
+
+async fn settings_get(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<SavedQuery>,
+) -> Result<Response, WebError> {
+    let s = state
+        .settings
+        .load(&user.user.address)
+        .await
+        .map_err(|e| WebError::Internal(format!("settings: {e}")))?;
+    Ok(render(&SettingsPage {
+        ctx: PageCtx::user(&user, user.lang.t("settings-title")),
+        display_name: s.display_name,
+        signature: s.signature,
+        saved: q.saved.is_some(),
+    }))
+}
+
+#[derive(Deserialize)]
+struct SettingsForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    signature: String,
+}
+
+async fn settings_post(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    Form(form): Form<SettingsForm>,
+) -> Result<Response, WebError> {
+    if form.csrf != user.user.csrf {
+        return Err(WebError::BadRequest(
+            "settings form without a valid token".into(),
+        ));
+    }
+    let settings = Settings {
+        display_name: one_line(&form.display_name).chars().take(200).collect(),
+        signature: form
+            .signature
+            .replace("\r\n", "\n")
+            .chars()
+            .take(4000)
+            .collect(),
+    };
+    state
+        .settings
+        .save(&user.user.address, &settings)
+        .await
+        .map_err(|e| WebError::Internal(format!("settings: {e}")))?;
+    Ok(redirect(&format!("{}?saved=1", urls::SETTINGS)))
+}

@@ -1,0 +1,53 @@
+// Compose form enhancements; the form works without them.
+// - Autosave: every 30 s, if something was typed, the form is saved to Drafts (action=autosave).
+// - Upload progress: when files are chosen, the form is sent with XMLHttpRequest to show a bar.
+(function () {
+  "use strict";
+  var form = document.getElementById("compose-form");
+  if (!form) { return; }
+  var status = document.getElementById("autosave-status");
+  var dirty = false;
+  form.addEventListener("input", function () { dirty = true; });
+
+  function autosave() {
+    if (!dirty) { return; }
+    dirty = false;
+    var data = new FormData(form);
+    data.set("action", "autosave");
+    data.delete("files");
+    fetch(form.action, { method: "POST", body: data, credentials: "same-origin" })
+      .then(function (r) {
+        if (r.ok) {
+          status.textContent = form.dataset.savedLabel + " " + new Date().toTimeString().slice(0, 5);
+        } else {
+          dirty = true;
+          status.textContent = form.dataset.failedLabel;
+        }
+      })
+      .catch(function () { dirty = true; });
+  }
+  setInterval(autosave, (parseInt(form.dataset.autosave, 10) || 30) * 1000);
+
+  form.addEventListener("submit", function (ev) {
+    var files = document.getElementById("files");
+    if (!files || files.files.length === 0 || !window.XMLHttpRequest) { return; }
+    ev.preventDefault();
+    var data = new FormData(form);
+    if (ev.submitter && ev.submitter.name) { data.set(ev.submitter.name, ev.submitter.value); }
+    var bar = document.getElementById("upload-progress");
+    bar.classList.add("active");
+    var xhr = new XMLHttpRequest();
+    xhr.open("POST", form.action);
+    xhr.upload.onprogress = function (e) {
+      if (e.lengthComputable) { bar.value = Math.round(100 * e.loaded / e.total); }
+    };
+    xhr.onload = function () {
+      history.replaceState(null, "", xhr.responseURL);
+      document.open();
+      document.write(xhr.responseText);
+      document.close();
+    };
+    xhr.onerror = function () { bar.classList.remove("active"); form.submit(); };
+    xhr.send(data);
+  });
+}());

@@ -1,0 +1,466 @@
+//! Writing and sending through the real Postfix and Dovecot: what the recipient receives, what lands
+//! in Sent and Drafts, and that nothing typed is lost when sending fails or the session expired.
+
+use courrier::mail::parse::{Body, parse_for_compose, parse_message};
+use reqwest::StatusCode;
+use reqwest::multipart::{Form, Part};
+
+use crate::support::imap_probe::Probe;
+use crate::support::{Account, TestApp, new_account};
+
+/// The value of a form field in a page (`name="x" value="..."`), entities decoded.
+fn field(html: &str, name: &str) -> String {
+    let key = format!("name=\"{name}\" value=\"");
+    let start = html.find(&key).unwrap_or_else(|| panic!("no field {name}")) + key.len();
+    let end = start + html[start..].find('"').unwrap();
+    html_escape::decode_html_entities(&html[start..end]).into_owned()
+}
+
+/// The textarea's content.
+fn body_field(html: &str) -> String {
+    let start = html.find("name=\"body\"").unwrap();
+    let start = start + html[start..].find('>').unwrap() + 1;
+    let end = start + html[start..].find("</textarea>").unwrap();
+    html_escape::decode_html_entities(&html[start..end]).into_owned()
+}
+
+/// A compose form opened at `path`, as a multipart form with its hidden fields, plus the page.
+async fn open_form(app: &TestApp, path: &str) -> (Form, String) {
+    let page = app.page(path).await;
+    let mut form = Form::new();
+    for name in [
+        "csrf",
+        "compose_id",
+        "message_id",
+        "in_reply_to",
+        "references",
+        "original_folder",
+        "original_uid",
+        "original_flag",
+    ] {
+        form = form.text(name, field(&page, name));
+    }
+    (form, page)
+}
+
+async fn post(app: &TestApp, form: Form) -> reqwest::Response {
+    app.client
+        .post(format!("{}/compose", app.base))
+        .header("accept-language", "en")
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn file(name: &str, ct: &str, bytes: Vec<u8>) -> Part {
+    Part::bytes(bytes)
+        .file_name(name.to_owned())
+        .mime_str(ct)
+        .unwrap()
+}
+
+async fn logged_in(tag: &str) -> (TestApp, Account) {
+    let app = TestApp::start().await;
+    let acct = new_account(tag);
+    app.login(&acct).await;
+    (app, acct)
+}
+
+#[tokio::test]
+async fn a_message_with_two_attachments_reaches_its_recipient_and_sent() {
+    let (app, alice) = logged_in("send-alice").await;
+    let bob = new_account("send-bob");
+    let pdf = std::fs::read(format!(
+        "{}/tests/fixtures/messages/attachment-parts/resume.pdf",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let csv = "nom;ville\r\nZoë;Besançon\r\n".as_bytes().to_vec();
+    let (form, _) = open_form(&app, "/compose").await;
+    let form = form
+        .text("to", format!("Bob Martin <{}>", bob.address))
+        .text("cc", "")
+        .text("bcc", "")
+        .text("subject", "Réunion de jeudi — ordre du jour")
+        .text("body", "Bonjour Bob,\n\nVoici les documents.\n\nAlice")
+        .part(
+            "files",
+            file("résumé été.pdf", "application/pdf", pdf.clone()),
+        )
+        .part("files", file("données.csv", "text/csv", csv.clone()))
+        .text("action", "send");
+    let r = post(&app, form).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        r.text().await.unwrap()
+    );
+    assert_eq!(r.headers()["location"], "/mail/INBOX");
+    let inbox = app.page("/mail/INBOX").await;
+    assert!(inbox.contains("Message sent."), "confirmation shown");
+
+    let mut probe = Probe::connect(&bob).await;
+    let uids = probe.wait_for("INBOX", 1).await;
+    let raw = probe.fetch("INBOX", uids[0]).await;
+    let got = parse_for_compose(&raw);
+    assert_eq!(got.view.subject, "Réunion de jeudi — ordre du jour");
+    assert_eq!(
+        got.view.from[0].address.as_deref(),
+        Some(alice.address.as_str())
+    );
+    assert!(matches!(&got.view.body, Body::Text(t) if t.contains("Voici les documents.")));
+    let names: Vec<&str> = got.attachments.iter().map(|a| a.0.as_str()).collect();
+    assert_eq!(names, ["résumé été.pdf", "données.csv"]);
+    assert_eq!(got.attachments[0].2, pdf, "PDF bytes intact");
+    assert_eq!(got.attachments[1].2, csv, "CSV bytes intact");
+    let head = String::from_utf8_lossy(&raw);
+    assert!(head.contains("Message-ID: <") && head.contains(&format!("@{}>", "example.test")));
+    assert!(head.contains("Date: "));
+
+    let mut alice_probe = Probe::connect(&alice).await;
+    let sent = alice_probe.uids("Sent").await;
+    assert_eq!(sent.len(), 1, "a copy in Sent");
+    assert!(alice_probe.flags("Sent", sent[0]).await.contains("\\Seen"));
+    assert!(
+        alice_probe.uids("Drafts").await.is_empty(),
+        "no draft left behind"
+    );
+}
+
+#[tokio::test]
+async fn bcc_recipients_receive_it_but_nobody_sees_them() {
+    let (app, _alice) = logged_in("bcc-alice").await;
+    let bob = new_account("bcc-bob");
+    let carol = new_account("bcc-carol");
+    let (form, _) = open_form(&app, "/compose").await;
+    let form = form
+        .text("to", bob.address.clone())
+        .text("bcc", carol.address.clone())
+        .text("subject", "Discret")
+        .text("body", "x")
+        .text("action", "send");
+    assert_eq!(post(&app, form).await.status(), StatusCode::SEE_OTHER);
+    let mut carol_probe = Probe::connect(&carol).await;
+    let uids = carol_probe.wait_for("INBOX", 1).await;
+    let carol_copy = carol_probe.fetch("INBOX", uids[0]).await;
+    let mut bob_probe = Probe::connect(&bob).await;
+    let uids = bob_probe.wait_for("INBOX", 1).await;
+    let bob_copy = bob_probe.fetch("INBOX", uids[0]).await;
+    for copy in [&carol_copy, &bob_copy] {
+        let text = String::from_utf8_lossy(copy);
+        assert!(!text.contains(&carol.address), "Bcc disclosed:\n{text}");
+        assert!(!text.to_ascii_lowercase().contains("\nbcc:"));
+    }
+}
+
+#[tokio::test]
+async fn reply_all_threads_quotes_and_flags_the_original() {
+    let (app, bob) = logged_in("reply-bob").await;
+    let alice = new_account("reply-alice");
+    let carol = new_account("reply-carol");
+    let original = format!(
+        "From: Alice <{a}>\r\nTo: {b}, {c}\r\nCc: {b}\r\nSubject: Re: Pique-nique\r\nDate: Mon, 3 Nov 2026 10:00:00 +0100\r\nMessage-ID: <orig-1@example.test>\r\nReferences: <root-1@example.test>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nOn apporte quoi ?\r\n",
+        a = alice.address,
+        b = bob.address,
+        c = carol.address
+    );
+    let mut probe = Probe::connect(&bob).await;
+    probe.append("INBOX", "", original.as_bytes()).await;
+    let (form, page) = open_form(&app, "/compose?mode=reply-all&folder=INBOX&uid=1").await;
+    assert_eq!(field(&page, "subject"), "Re: Pique-nique", "no Re: Re:");
+    let to = field(&page, "to");
+    assert!(
+        to.contains(&alice.address) && to.contains(&carol.address),
+        "{to}"
+    );
+    assert!(
+        !to.contains(&bob.address) && !field(&page, "cc").contains(&bob.address),
+        "not to myself"
+    );
+    let body = body_field(&page);
+    assert!(body.contains("Alice wrote:"), "{body}");
+    assert!(body.contains("> On apporte quoi ?"), "{body}");
+    let form = form
+        .text("to", to)
+        .text("cc", field(&page, "cc"))
+        .text("subject", field(&page, "subject"))
+        .text("body", format!("Des fraises.\n{body}"))
+        .text("action", "send");
+    assert_eq!(post(&app, form).await.status(), StatusCode::SEE_OTHER);
+
+    let mut alice_probe = Probe::connect(&alice).await;
+    let uids = alice_probe.wait_for("INBOX", 1).await;
+    let raw = String::from_utf8(alice_probe.fetch("INBOX", uids[0]).await).unwrap();
+    assert!(raw.contains("In-Reply-To: <orig-1@example.test>"), "{raw}");
+    assert!(
+        raw.contains("<root-1@example.test> <orig-1@example.test>"),
+        "{raw}"
+    );
+    assert!(probe.flags("INBOX", 1).await.contains("\\Answered"));
+}
+
+#[tokio::test]
+async fn forward_keeps_the_attachments_and_flags_the_original() {
+    let (app, bob) = logged_in("fwd-bob").await;
+    let alice = new_account("fwd-alice");
+    let mut probe = Probe::connect(&bob).await;
+    let fixture = std::fs::read(format!(
+        "{}/tests/fixtures/messages/attachment.eml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    probe.append("INBOX", "", &fixture).await;
+    let (form, page) = open_form(&app, "/compose?mode=forward&folder=INBOX&uid=1").await;
+    let text = html_escape::decode_html_entities(&page).into_owned();
+    assert!(
+        text.contains("résumé été.pdf") && text.contains("data.csv"),
+        "attachments carried over"
+    );
+    assert_eq!(
+        field(&page, "subject"),
+        "Fwd: Candidature avec pièces jointes ATTACH-3b8e"
+    );
+    assert!(body_field(&page).contains("MARKER-ATTACH-BODY-3b8e"));
+    let form = form
+        .text("to", alice.address.clone())
+        .text("subject", field(&page, "subject"))
+        .text("body", body_field(&page))
+        .text("action", "send");
+    assert_eq!(post(&app, form).await.status(), StatusCode::SEE_OTHER);
+    let mut alice_probe = Probe::connect(&alice).await;
+    let uids = alice_probe.wait_for("INBOX", 1).await;
+    let got = parse_for_compose(&alice_probe.fetch("INBOX", uids[0]).await);
+    let pdf = std::fs::read(format!(
+        "{}/tests/fixtures/messages/attachment-parts/resume.pdf",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    assert!(
+        got.attachments
+            .iter()
+            .any(|a| a.0 == "résumé été.pdf" && a.2 == pdf)
+    );
+    assert!(probe.flags("INBOX", 1).await.contains("$Forwarded"));
+
+    // Forward as attachment: the original travels whole, as message/rfc822.
+    let (form, page) = open_form(&app, "/compose?mode=forward-attached&folder=INBOX&uid=1").await;
+    assert!(html_escape::decode_html_entities(&page).contains(".eml"));
+    let form = form
+        .text("to", alice.address.clone())
+        .text("subject", field(&page, "subject"))
+        .text("body", "ci-joint")
+        .text("action", "send");
+    assert_eq!(post(&app, form).await.status(), StatusCode::SEE_OTHER);
+    let uids = alice_probe.wait_for("INBOX", 2).await;
+    let raw = alice_probe.fetch("INBOX", uids[1]).await;
+    assert!(String::from_utf8_lossy(&raw).contains("message/rfc822"));
+}
+
+#[tokio::test]
+async fn header_injection_through_the_form_is_impossible() {
+    let (app, _) = logged_in("inject-alice").await;
+    let bob = new_account("inject-bob");
+    let (form, _) = open_form(&app, "/compose").await;
+    let form = form
+        .text("to", format!("{}\r\nBcc: evil@elsewhere.test", bob.address))
+        .text("subject", "x")
+        .text("body", "y")
+        .text("action", "send");
+    let r = post(&app, form).await;
+    assert_eq!(r.status(), StatusCode::OK, "form shown again");
+    let page = html_escape::decode_html_entities(&r.text().await.unwrap()).into_owned();
+    assert!(
+        page.contains("Not a valid address: Bcc: evil@elsewhere.test"),
+        "{page}"
+    );
+
+    let (form, _) = open_form(&app, "/compose").await;
+    let form = form
+        .text("to", bob.address.clone())
+        .text(
+            "subject",
+            "Hello\r\nBcc: evil@elsewhere.test\r\nX-Injected: yes",
+        )
+        .text("body", "y")
+        .text("action", "send");
+    assert_eq!(post(&app, form).await.status(), StatusCode::SEE_OTHER);
+    let mut probe = Probe::connect(&bob).await;
+    let uids = probe.wait_for("INBOX", 1).await;
+    let raw = String::from_utf8(probe.fetch("INBOX", uids[0]).await).unwrap();
+    let headers = raw.split("\r\n\r\n").next().unwrap();
+    assert!(
+        !headers
+            .lines()
+            .any(|l| l.starts_with("X-Injected") || l.starts_with("Bcc")),
+        "{headers}"
+    );
+    assert_eq!(
+        parse_message(raw.as_bytes()).subject,
+        "Hello Bcc: evil@elsewhere.test X-Injected: yes"
+    );
+}
+
+#[tokio::test]
+async fn when_smtp_is_down_the_message_waits_in_drafts_with_its_attachment() {
+    // Nothing listens on port 9: the SMTP server is "down".
+    let app = TestApp::with(&[("COURRIER_SMTP_PORT", "9")]).await;
+    let alice = new_account("down-alice");
+    app.login(&alice).await;
+    let (form, _) = open_form(&app, "/compose").await;
+    let form = form
+        .text("to", "bob@example.test")
+        .text("subject", "Important")
+        .text("body", "Un texte long et précieux.")
+        .part("files", file("plan.txt", "text/plain", b"plan B".to_vec()))
+        .text("action", "send");
+    let r = post(&app, form).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = r.text().await.unwrap();
+    let text = html_escape::decode_html_entities(&page).into_owned();
+    assert!(
+        text.contains("The message was not sent: the mail server for sending cannot be reached"),
+        "{text}"
+    );
+    assert!(text.contains("A copy is in Drafts"));
+    assert_eq!(body_field(&page), "Un texte long et précieux.");
+    assert_eq!(field(&page, "to"), "bob@example.test");
+    assert!(text.contains("plan.txt"), "attachment still there");
+    let mut probe = Probe::connect(&alice).await;
+    let drafts = probe.uids("Drafts").await;
+    assert_eq!(drafts.len(), 1);
+    assert!(probe.flags("Drafts", drafts[0]).await.contains("\\Draft"));
+    let draft = parse_for_compose(&probe.fetch("Drafts", drafts[0]).await);
+    assert!(draft.text.contains("Un texte long et précieux."));
+    assert_eq!(draft.attachments[0].2, b"plan B");
+}
+
+#[tokio::test]
+async fn autosave_replaces_the_draft_and_the_draft_resumes() {
+    let (app, alice) = logged_in("autosave").await;
+    let (form, page) = open_form(&app, "/compose").await;
+    let message_id = field(&page, "message_id");
+    let compose_id = field(&page, "compose_id");
+    let csrf = field(&page, "csrf");
+    let form = form
+        .text("to", "Bob <bob@example.test>")
+        .text("subject", "Brouillon")
+        .text("body", "première version")
+        .part("files", file("notes.txt", "text/plain", b"notes".to_vec()))
+        .text("action", "autosave");
+    assert_eq!(post(&app, form).await.status(), StatusCode::NO_CONTENT);
+    let second = Form::new()
+        .text("csrf", csrf)
+        .text("compose_id", compose_id)
+        .text("message_id", message_id)
+        .text("to", "Bob <bob@example.test>")
+        .text("subject", "Brouillon")
+        .text("body", "deuxième version")
+        .text("action", "autosave");
+    assert_eq!(post(&app, second).await.status(), StatusCode::NO_CONTENT);
+    let mut probe = Probe::connect(&alice).await;
+    let drafts = probe.uids("Drafts").await;
+    assert_eq!(drafts.len(), 1, "replaced, not duplicated");
+    let draft = parse_for_compose(&probe.fetch("Drafts", drafts[0]).await);
+    assert!(draft.text.contains("deuxième version"));
+
+    let page = app.page(&format!("/compose?draft={}", drafts[0])).await;
+    assert_eq!(field(&page, "subject"), "Brouillon");
+    assert!(field(&page, "to").contains("bob@example.test"));
+    assert!(body_field(&page).contains("deuxième version"));
+    assert!(page.contains("notes.txt"), "attachments come back too");
+    assert_eq!(
+        field(&page, "message_id"),
+        draft.view.message_id.map(|i| format!("<{i}>")).unwrap()
+    );
+}
+
+#[tokio::test]
+async fn an_attachment_over_the_limit_is_refused_and_nothing_else_is_lost() {
+    let app = TestApp::with(&[("COURRIER_SMTP_MAX_MESSAGE_MB", "1")]).await;
+    let acct = new_account("limit");
+    app.login(&acct).await;
+    let (form, _) = open_form(&app, "/compose").await;
+    let form = form
+        .text("to", "bob@example.test")
+        .text("subject", "Gros fichier")
+        .text("body", "Le texte reste là.")
+        .part("files", file("petit.txt", "text/plain", vec![b'a'; 1000]))
+        .part(
+            "files",
+            file(
+                "énorme.bin",
+                "application/octet-stream",
+                vec![0u8; 900 * 1024],
+            ),
+        )
+        .text("action", "attach");
+    let r = post(&app, form).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = r.text().await.unwrap();
+    let text = html_escape::decode_html_entities(&page).into_owned();
+    assert!(text.contains("“énorme.bin” was not attached"), "{text}");
+    assert!(text.contains("petit.txt"));
+    assert!(!text.contains("énorme.bin</span>"));
+    assert_eq!(body_field(&page), "Le texte reste là.");
+    assert!(text.contains("Attachments up to"), "the limit is shown");
+}
+
+#[tokio::test]
+async fn a_form_posted_after_the_session_expired_comes_back_after_login() {
+    let app = TestApp::start().await;
+    let acct = new_account("expired");
+    // A browser whose session is gone (no cookie at all) posts its message.
+    let form = Form::new()
+        .text("csrf", "stale")
+        .text("compose_id", "")
+        .text("message_id", "")
+        .text("to", "bob@example.test")
+        .text("subject", "Ne pas perdre")
+        .text("body", "Trois paragraphes écrits avec soin.")
+        .text("action", "send");
+    let r = post(&app, form).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let location = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        location.starts_with("/login?expired=1&next=%2Fcompose%3Frestore%3D"),
+        "{location}"
+    );
+    let page = app.page(&location).await;
+    assert!(page.contains("Your session has ended"));
+    let next = field(&page, "next");
+    let r = app
+        .post_form(
+            "/login",
+            &[
+                ("email", &acct.address),
+                ("password", &acct.password),
+                ("next", &next),
+            ],
+            "en",
+        )
+        .await;
+    let back = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(back.starts_with("/compose?restore="), "{back}");
+    let page = app.page(&back).await;
+    assert_eq!(body_field(&page), "Trois paragraphes écrits avec soin.");
+    assert_eq!(field(&page, "subject"), "Ne pas perdre");
+    assert!(page.contains("here is the message you were writing"));
+    // Another browser cannot take it.
+    let other = TestApp {
+        base: app.base.clone(),
+        state: app.state.clone(),
+        client: reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+    };
+    other.login(&acct).await;
+    let theirs = other.page(&back).await;
+    assert!(
+        !theirs.contains("Trois paragraphes"),
+        "the stash is tied to the browser's cookie"
+    );
+}
