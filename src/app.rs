@@ -25,9 +25,23 @@ impl AppState {
     pub fn new(config: Config) -> Self {
         let pool = ImapPool::new(config.pool.clone(), config.tls.clone());
         pool.spawn_reaper();
+        let compose = ComposeStore::new(&config.data_dir);
+        let janitor = compose.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+            loop {
+                tick.tick().await;
+                let n = janitor
+                    .purge_older_than(std::time::Duration::from_secs(7 * 24 * 3600))
+                    .await;
+                if n > 0 {
+                    tracing::info!(removed = n, "abandoned compose directories removed");
+                }
+            }
+        });
         AppState {
             settings: SettingsStore::new(&config.data_dir),
-            compose: ComposeStore::new(&config.data_dir),
+            compose,
             config: Arc::new(config),
             pool,
         }

@@ -88,6 +88,7 @@ struct RawSession {
 #[serde(deny_unknown_fields)]
 struct RawUi {
     page_size: i64,
+    autosave_secs: i64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -126,6 +127,8 @@ pub struct Config {
     pub page_size: u32,
     /// The SMTP server's message size limit, in bytes.
     pub max_message_bytes: u64,
+    /// Autosave period of the compose form, in seconds.
+    pub autosave_secs: u32,
 }
 
 impl Config {
@@ -357,6 +360,7 @@ fn validate(raw: Raw) -> Result<Config, ConfigError> {
         pool,
         session_idle: Duration::from_secs(session_mins * 60),
         page_size: positive("ui.page_size", raw.ui.page_size, 500)? as u32,
+        autosave_secs: positive("ui.autosave_secs", raw.ui.autosave_secs, 3600)? as u32,
         max_message_bytes: positive("smtp.max_message_mb", raw.smtp.max_message_mb, 10_000)?
             * 1024
             * 1024,

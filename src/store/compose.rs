@@ -231,6 +231,30 @@ impl ComposeStore {
         Ok(fields)
     }
 
+    /// Deletes compose directories untouched for longer than `age` (messages abandoned mid-way; their
+    /// text is in Drafts if it was ever saved). Returns how many were removed.
+    pub async fn purge_older_than(&self, age: std::time::Duration) -> usize {
+        let Ok(mut entries) = tokio::fs::read_dir(&self.root).await else {
+            return 0;
+        };
+        let mut removed = 0;
+        while let Ok(Some(e)) = entries.next_entry().await {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let old = e
+                .metadata()
+                .await
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|el| el > age);
+            if valid_id(&name) && old {
+                self.delete(&name).await;
+                removed += 1;
+            }
+        }
+        removed
+    }
+
     /// Deletes a compose directory (after sending, or when abandoned).
     pub async fn delete(&self, id: &str) {
         if valid_id(id) {
@@ -269,6 +293,19 @@ mod tests {
         assert_eq!(store.list(&id).await.unwrap().len(), 1);
         store.delete(&id).await;
         assert!(store.list(&id).await.is_err());
+        let kept = store.create("a@example.org").await.unwrap();
+        assert_eq!(
+            store
+                .purge_older_than(std::time::Duration::from_secs(3600))
+                .await,
+            0
+        );
+        assert!(
+            store.owns(&kept, "a@example.org").await,
+            "recent work is kept"
+        );
+        assert_eq!(store.purge_older_than(std::time::Duration::ZERO).await, 1);
+        assert!(!store.owns(&kept, "a@example.org").await);
         let _ = std::fs::remove_dir_all(dir);
     }
 

@@ -13,6 +13,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../static/css/app.css"),
     ),
     (
+        "icons/favicon.svg",
+        "image/svg+xml",
+        include_bytes!("../../static/icons/favicon.svg"),
+    ),
+    (
         "js/compose.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../static/js/compose.js"),

@@ -75,6 +75,7 @@ struct ComposePage {
     f: Fields,
     attachments: Vec<AttachmentRow>,
     limit_label: String,
+    autosave_secs: u32,
     errors: Vec<String>,
     notices: Vec<String>,
     to_error: Option<String>,
@@ -89,6 +90,7 @@ impl ComposePage {
             f,
             attachments: vec![],
             limit_label: String::new(),
+            autosave_secs: 30,
             errors: vec![],
             notices: vec![],
             to_error: None,
@@ -592,6 +594,7 @@ async fn finish(
             size: lang.format_size(a.size),
         })
         .collect();
+    page.autosave_secs = state.config.autosave_secs;
     page.limit_label = lang.t_args(
         "compose-limit",
         &[(

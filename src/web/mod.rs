@@ -68,6 +68,10 @@ pub fn routes(state: AppState) -> Router {
         .merge(compose::routes())
         .merge(settings::routes())
         .route("/static/{*path}", axum::routing::get(assets::get))
+        .route(
+            "/favicon.ico",
+            axum::routing::get(|| async { error::redirect("/static/icons/favicon.svg") }),
+        )
         .fallback(|| async { WebError::NotFound })
         .with_state(state)
         // Layers run outside-in from the bottom: request id first, then tracing, security headers,

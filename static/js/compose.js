@@ -5,6 +5,8 @@
   "use strict";
   var form = document.getElementById("compose-form");
   if (!form) { return; }
+  // Not form.action: the buttons named "action" shadow that property.
+  var url = form.getAttribute("action");
   var status = document.getElementById("autosave-status");
   var dirty = false;
   form.addEventListener("input", function () { dirty = true; });
@@ -15,7 +17,7 @@
     var data = new FormData(form);
     data.set("action", "autosave");
     data.delete("files");
-    fetch(form.action, { method: "POST", body: data, credentials: "same-origin" })
+    fetch(url, { method: "POST", body: data, credentials: "same-origin" })
       .then(function (r) {
         if (r.ok) {
           status.textContent = form.dataset.savedLabel + " " + new Date().toTimeString().slice(0, 5);
@@ -37,7 +39,7 @@
     var bar = document.getElementById("upload-progress");
     bar.classList.add("active");
     var xhr = new XMLHttpRequest();
-    xhr.open("POST", form.action);
+    xhr.open("POST", url);
     xhr.upload.onprogress = function (e) {
       if (e.lengthComputable) { bar.value = Math.round(100 * e.loaded / e.total); }
     };

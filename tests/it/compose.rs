@@ -464,3 +464,79 @@ async fn a_form_posted_after_the_session_expired_comes_back_after_login() {
         "the stash is tied to the browser's cookie"
     );
 }
+
+#[tokio::test]
+async fn settings_give_the_from_name_and_the_signature() {
+    let (app, alice) = logged_in("settings-alice").await;
+    let bob = new_account("settings-bob");
+    let page = app.page("/settings").await;
+    let csrf = field(&page, "csrf");
+    let r = app
+        .post_form(
+            "/settings",
+            &[
+                ("csrf", &csrf),
+                ("display_name", "Alice Dupré"),
+                ("signature", "Alice\r\nService client"),
+            ],
+            "en",
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(
+        app.page("/settings?saved=1")
+            .await
+            .contains("Settings saved.")
+    );
+    let (form, page) = open_form(&app, "/compose").await;
+    let body = body_field(&page);
+    assert_eq!(
+        body, "\n\n-- \nAlice\nService client",
+        "signature below the separator"
+    );
+    let form = form
+        .text("to", bob.address.clone())
+        .text("subject", "Signé")
+        .text("body", format!("Bonjour{body}"))
+        .text("action", "send");
+    assert_eq!(post(&app, form).await.status(), StatusCode::SEE_OTHER);
+    let mut probe = Probe::connect(&bob).await;
+    let uids = probe.wait_for("INBOX", 1).await;
+    let got = parse_message(&probe.fetch("INBOX", uids[0]).await);
+    assert_eq!(got.from[0].name.as_deref(), Some("Alice Dupré"));
+    assert_eq!(got.from[0].address.as_deref(), Some(alice.address.as_str()));
+    assert!(
+        matches!(&got.body, Body::Text(t) if t.contains("-- \r\nAlice") || t.contains("-- \nAlice"))
+    );
+}
+
+#[tokio::test]
+async fn an_attachment_can_be_removed_before_sending() {
+    let (app, _) = logged_in("remove-att").await;
+    let (form, _) = open_form(&app, "/compose").await;
+    let form = form
+        .text("to", "")
+        .text("subject", "s")
+        .text("body", "b")
+        .part("files", file("garder.txt", "text/plain", b"1".to_vec()))
+        .part("files", file("retirer.txt", "text/plain", b"2".to_vec()))
+        .text("action", "attach");
+    let page = post(&app, form).await.text().await.unwrap();
+    assert!(page.contains("garder.txt") && page.contains("retirer.txt"));
+    let start = page.find("retirer.txt").unwrap();
+    let value = &page[start..];
+    let value = &value[value.find("value=\"remove:").unwrap() + 7..];
+    let action = &value[..value.find('"').unwrap()];
+    let mut form = Form::new();
+    for name in ["csrf", "compose_id", "message_id"] {
+        form = form.text(name, field(&page, name));
+    }
+    let form = form
+        .text("to", "")
+        .text("subject", "s")
+        .text("body", "b")
+        .text("action", action.to_owned());
+    let page = post(&app, form).await.text().await.unwrap();
+    assert!(page.contains("garder.txt"));
+    assert!(!page.contains("retirer.txt"));
+}

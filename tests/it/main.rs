@@ -4,6 +4,7 @@
 
 mod support;
 
+mod browser;
 mod compose;
 mod faults;
 mod login;

@@ -2,6 +2,7 @@
 //! that keeps cookies, and a second IMAP connection playing "another device".
 
 pub mod app;
+pub mod browser;
 pub mod imap_probe;
 pub mod mailstack;
 pub mod proxy;
