@@ -2,21 +2,29 @@
 
 use askama::Template;
 use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
 use axum::extract::{Path, Query};
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde::Deserialize;
 
 use crate::app::AppState;
+use crate::mail::imap::actions::{self, Action, Applied, Selection};
 use crate::mail::imap::{self, Retry};
-use crate::mail::{FolderName, ListPage};
-use crate::web::error::WebError;
+use crate::mail::{FolderName, ListPage, SpecialUse, Uid};
+use crate::web::error::{WebError, redirect};
 use crate::web::extract::CurrentUser;
 use crate::web::urls;
-use crate::web::view::{PageCtx, SidebarItem, folder_title, render, sidebar};
+use crate::web::view::{
+    FolderKind, PageCtx, SidebarItem, folder_title, move_targets, render, role_of, sidebar,
+};
 
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new().route("/mail/{folder}", get(mailbox_get))
+    Router::new()
+        .route("/mail/{folder}", get(mailbox_get))
+        .route("/mail/{folder}/actions", post(actions_post))
+        .route("/mail/{folder}/empty", post(empty_post))
 }
 
 /// A message line, ready to print.
@@ -44,6 +52,16 @@ struct MailboxPage {
     position: String,
     newer_url: Option<String>,
     older_url: Option<String>,
+    actions_url: String,
+    back_url: String,
+    empty_url: String,
+    can_empty: bool,
+    in_trash: bool,
+    in_junk: bool,
+    in_archive: bool,
+    move_targets: Vec<(String, String)>,
+    total: usize,
+    select_all_label: String,
 }
 
 #[derive(Deserialize)]
@@ -58,7 +76,7 @@ pub(crate) fn folder_from_path(raw: &str) -> Result<FolderName, WebError> {
 
 async fn mailbox_get(
     user: CurrentUser,
-    axum::extract::State(state): axum::extract::State<AppState>,
+    State(state): State<AppState>,
     Path(folder): Path<String>,
     Query(q): Query<PageQuery>,
 ) -> Result<Response, WebError> {
@@ -85,8 +103,22 @@ async fn mailbox_get(
     let title = folder_title(lang, &folders, &folder);
     let mut ctx = PageCtx::user(&user, title.clone());
     ctx.flash = user.take_flash().await;
+    let kind = FolderKind::of(&folders, &folder);
     let view = MailboxPage {
         ctx,
+        actions_url: urls::actions(&folder),
+        back_url: urls::folder_page(&folder, list.page),
+        empty_url: urls::empty(&folder),
+        can_empty: kind.in_trash || kind.in_junk,
+        in_trash: kind.in_trash,
+        in_junk: kind.in_junk,
+        in_archive: kind.in_archive,
+        move_targets: move_targets(lang, &folders, &folder),
+        total: list.total as usize,
+        select_all_label: lang.t_args(
+            "act-select-all-folder",
+            &[("count", list.total.to_string())],
+        ),
         sidebar: sidebar(lang, &folders, &folder),
         folder_title: title,
         rows: rows(&user, &list),
@@ -135,4 +167,148 @@ fn rows(user: &CurrentUser, list: &ListPage) -> Vec<Row> {
             attachment: m.has_attachment,
         })
         .collect()
+}
+
+#[derive(Template)]
+#[template(path = "confirm.html")]
+struct ConfirmPage {
+    ctx: PageCtx,
+    question: String,
+    action_url: String,
+    cancel_url: String,
+    fields: Vec<(String, String)>,
+}
+
+/// `POST /mail/{folder}/actions`: the toolbar of the list and of the message page.
+async fn actions_post(
+    user: CurrentUser,
+    Path(folder): Path<String>,
+    body: Bytes,
+) -> Result<Response, WebError> {
+    let folder = folder_from_path(&folder)?;
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
+    let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    if get("csrf") != Some(user.user.csrf.as_str()) {
+        return Err(WebError::BadRequest("action without a valid token".into()));
+    }
+    let back = get("back")
+        .filter(|b| urls::is_local_path(b))
+        .map(str::to_owned)
+        .unwrap_or_else(|| urls::folder(&folder));
+    let selection = if get("all") == Some("1") {
+        Selection::All
+    } else {
+        Selection::Uids(
+            pairs
+                .iter()
+                .filter(|(k, _)| k == "uid")
+                .filter_map(|(_, v)| v.parse().ok().filter(|u| *u > 0).map(Uid))
+                .collect(),
+        )
+    };
+    let action = match get("action").unwrap_or("") {
+        "read" => Action::MarkRead,
+        "unread" => Action::MarkUnread,
+        "flag" => Action::Flag,
+        "unflag" => Action::Unflag,
+        "archive" => Action::Archive,
+        "spam" => Action::Spam,
+        "notspam" => Action::NotSpam,
+        "delete" => Action::Delete {
+            confirmed: get("confirm") == Some("1"),
+        },
+        "move" => Action::MoveTo(
+            get("target")
+                .and_then(FolderName::new)
+                .ok_or_else(|| WebError::BadRequest("move without a target".into()))?,
+        ),
+        other => return Err(WebError::BadRequest(format!("unknown action {other:?}"))),
+    };
+    // Flag changes are idempotent and may be retried on a new connection; moves are not.
+    let retry = match action {
+        Action::MarkRead | Action::MarkUnread | Action::Flag | Action::Unflag => Retry::Safe,
+        _ => Retry::Never,
+    };
+    let f = folder.clone();
+    let (sel, act) = (selection.clone(), action.clone());
+    let applied = user
+        .imap(retry, move |c| {
+            let (f, sel, act) = (f.clone(), sel.clone(), act.clone());
+            Box::pin(async move { actions::apply(c, &f, &sel, &act).await })
+        })
+        .await?;
+    let lang = user.lang;
+    let notice = match applied {
+        Applied::NeedsConfirmation => {
+            let mut fields: Vec<(String, String)> = pairs
+                .into_iter()
+                .filter(|(k, _)| matches!(k.as_str(), "uid" | "all" | "back" | "action"))
+                .collect();
+            fields.retain(|(k, _)| k != "confirm");
+            return Ok(render(&ConfirmPage {
+                ctx: PageCtx::user(&user, lang.t("confirm-title")),
+                question: lang.t("confirm-delete-forever"),
+                action_url: urls::actions(&folder),
+                cancel_url: back,
+                fields,
+            }));
+        }
+        Applied::NothingSelected => lang.t("act-nothing-selected"),
+        Applied::Moved(to) => match (&action, to.is_inbox()) {
+            (Action::Delete { .. }, _) => lang.t("act-deleted"),
+            (_, true) => lang.t_args(
+                "act-moved",
+                &[("folder", lang.folder_name(SpecialUse::Inbox))],
+            ),
+            _ => lang.t_args("act-moved", &[("folder", to.to_string())]),
+        },
+        Applied::Done if matches!(action, Action::Delete { .. }) => lang.t("act-deleted"),
+        Applied::Done => lang.t("act-done"),
+    };
+    user.set_flash(notice).await;
+    Ok(redirect(&back))
+}
+
+/// `POST /mail/{folder}/empty`: Empty Trash or Junk, after a confirmation page.
+async fn empty_post(
+    user: CurrentUser,
+    Path(folder): Path<String>,
+    body: Bytes,
+) -> Result<Response, WebError> {
+    let folder = folder_from_path(&folder)?;
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
+    let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    if get("csrf") != Some(user.user.csrf.as_str()) {
+        return Err(WebError::BadRequest("empty without a valid token".into()));
+    }
+    let lang = user.lang;
+    let f = folder.clone();
+    let folders = user
+        .imap(Retry::Safe, |c| Box::pin(imap::list_folders(c)))
+        .await?;
+    let role = role_of(&folders, &folder);
+    if !matches!(role, Some(SpecialUse::Trash | SpecialUse::Junk)) {
+        return Err(WebError::BadRequest(
+            "only Trash and Junk can be emptied".into(),
+        ));
+    }
+    if get("confirm") != Some("1") {
+        return Ok(render(&ConfirmPage {
+            ctx: PageCtx::user(&user, lang.t("confirm-title")),
+            question: lang.t_args(
+                "confirm-empty",
+                &[("folder", folder_title(lang, &folders, &folder))],
+            ),
+            action_url: urls::empty(&folder),
+            cancel_url: urls::folder(&folder),
+            fields: vec![],
+        }));
+    }
+    user.imap(Retry::Never, move |c| {
+        let f = f.clone();
+        Box::pin(async move { actions::empty_folder(c, &f).await })
+    })
+    .await?;
+    user.set_flash(lang.t("act-deleted")).await;
+    Ok(redirect(&urls::folder(&folder)))
 }

@@ -19,7 +19,9 @@ use crate::web::error::WebError;
 use crate::web::extract::CurrentUser;
 use crate::web::mailbox::folder_from_path;
 use crate::web::urls;
-use crate::web::view::{PageCtx, SidebarItem, folder_title, render, sidebar};
+use crate::web::view::{
+    FolderKind, PageCtx, SidebarItem, folder_title, move_targets, render, role_of, sidebar,
+};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -69,6 +71,12 @@ struct MessagePage {
     forward_attached_url: String,
     /// For a message in Drafts: open it in the compose form.
     edit_draft_url: Option<String>,
+    actions_url: String,
+    uid: u32,
+    in_trash: bool,
+    in_junk: bool,
+    in_archive: bool,
+    move_targets: Vec<(String, String)>,
 }
 
 #[derive(Template)]
@@ -125,9 +133,8 @@ async fn message_get(
         Body::Empty => (BodyView::Empty, false),
     };
     let title = folder_title(lang, &folders, &folder);
-    let in_drafts = folders
-        .iter()
-        .any(|f| f.name == folder && f.special == Some(crate::mail::SpecialUse::Drafts));
+    let in_drafts = role_of(&folders, &folder) == Some(crate::mail::SpecialUse::Drafts);
+    let kind = FolderKind::of(&folders, &folder);
     let subject = if msg.subject.trim().is_empty() {
         lang.t("no-subject")
     } else {
@@ -168,6 +175,12 @@ async fn message_get(
         forward_url: urls::compose_from("forward", &folder, uid),
         forward_attached_url: urls::compose_from("forward-attached", &folder, uid),
         edit_draft_url: in_drafts.then(|| urls::compose_draft(uid)),
+        actions_url: urls::actions(&folder),
+        uid: uid.0,
+        in_trash: kind.in_trash,
+        in_junk: kind.in_junk,
+        in_archive: kind.in_archive,
+        move_targets: move_targets(lang, &folders, &folder),
     };
     Ok(render(&view))
 }

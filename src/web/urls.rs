@@ -35,6 +35,16 @@ pub fn folder_page(f: &FolderName, page: u32) -> String {
     }
 }
 
+/// `POST /mail/{folder}/actions`: flag, move, delete the selected messages.
+pub fn actions(f: &FolderName) -> String {
+    format!("{}/actions", folder(f))
+}
+
+/// `POST /mail/{folder}/empty`: Empty Trash / Empty Junk.
+pub fn empty(f: &FolderName) -> String {
+    format!("{}/empty", folder(f))
+}
+
 /// `/mail/{folder}/{uid}`
 pub fn message(f: &FolderName, uid: Uid) -> String {
     format!("{}/{}", folder(f), uid)

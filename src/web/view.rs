@@ -8,7 +8,7 @@ use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 
 use crate::i18n::Lang;
-use crate::mail::{Folder, FolderName};
+use crate::mail::{Folder, FolderName, SpecialUse};
 use crate::web::error::ErrorPage;
 use crate::web::extract::{CurrentUser, lang_of};
 use crate::web::urls;
@@ -103,6 +103,49 @@ pub fn folder_title(lang: Lang, folders: &[Folder], name: &FolderName) -> String
         .find(|f| &f.name == name)
         .map(|f| display_name(lang, f))
         .unwrap_or_else(|| name.to_string())
+}
+
+/// The special use of `name` in the folder list.
+pub fn role_of(folders: &[Folder], name: &FolderName) -> Option<SpecialUse> {
+    folders
+        .iter()
+        .find(|f| &f.name == name)
+        .and_then(|f| f.special)
+}
+
+/// The folders messages can be moved to from `current`: (value, label) pairs in sidebar order, nested
+/// ones indented.
+pub fn move_targets(lang: Lang, folders: &[Folder], current: &FolderName) -> Vec<(String, String)> {
+    folders
+        .iter()
+        .filter(|f| f.selectable && &f.name != current)
+        .map(|f| {
+            let indent = "\u{a0}\u{a0}".repeat(f.depth);
+            (
+                f.name.to_string(),
+                format!("{indent}{}", display_name(lang, f)),
+            )
+        })
+        .collect()
+}
+
+/// Which toolbar a folder gets.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FolderKind {
+    pub in_trash: bool,
+    pub in_junk: bool,
+    pub in_archive: bool,
+}
+
+impl FolderKind {
+    pub fn of(folders: &[Folder], name: &FolderName) -> Self {
+        let role = role_of(folders, name);
+        FolderKind {
+            in_trash: role == Some(SpecialUse::Trash),
+            in_junk: role == Some(SpecialUse::Junk),
+            in_archive: role == Some(SpecialUse::Archive),
+        }
+    }
 }
 
 /// Renders an askama template into a response; a render failure is logged and becomes a 500.

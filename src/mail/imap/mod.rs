@@ -2,6 +2,7 @@
 //! everything it needs into owned values, so the connection can go back to the pool before a page is
 //! rendered.
 
+pub mod actions;
 pub mod codec;
 pub mod conn;
 pub mod connect;
@@ -429,7 +430,8 @@ pub async fn find_by_message_id(
     Ok(uids)
 }
 
-/// Permanently removes these messages from `folder` (`\Deleted` then UID EXPUNGE of just them).
+/// Permanently removes these messages from `folder` (drafts being replaced). Without UIDPLUS they
+/// are only marked `\Deleted`, so that no message another client marked is expunged with them.
 pub async fn delete_permanently(
     conn: &mut Conn,
     folder: &FolderName,
@@ -438,17 +440,7 @@ pub async fn delete_permanently(
     if uids.is_empty() {
         return Ok(());
     }
-    conn.select(folder).await?;
-    let set = uid_set(uids);
-    conn.command(&format!("UID STORE {set} +FLAGS.SILENT (\\Deleted)"))
-        .await?;
-    if conn.has_capability("UIDPLUS") {
-        conn.command(&format!("UID EXPUNGE {set}")).await
-    } else {
-        // Without UIDPLUS, EXPUNGE would also remove messages another client marked \Deleted:
-        // leave them marked, as a careful client does.
-        Ok(())
-    }
+    actions::expunge(conn, folder, &uid_set(uids), false).await
 }
 
 /// Adds a flag or keyword (`\Answered`, `$Forwarded`) to one message.

@@ -19,7 +19,11 @@ struct Faults {
     garble_fetch: AtomicBool,
     /// Refuse new connections and drop open ones.
     down: AtomicBool,
+    /// Hide the MOVE capability (renamed XMOVE, same length), as servers without RFC 6851 would.
+    hide_move: AtomicBool,
     fired: AtomicUsize,
+    /// Commands seen from the client, for tests that check which path was taken.
+    commands: std::sync::Mutex<Vec<String>>,
     cut_all: Notify,
 }
 
@@ -65,12 +69,27 @@ impl FaultProxy {
         self.faults.garble_fetch.store(true, Ordering::SeqCst);
     }
 
+    /// From now on the server seems not to support MOVE.
+    pub fn hide_move(&self) {
+        self.faults.hide_move.store(true, Ordering::SeqCst);
+    }
+
     /// Simulates the server going away (`true`) or coming back (`false`).
     pub fn set_down(&self, down: bool) {
         self.faults.down.store(down, Ordering::SeqCst);
         if down {
             self.faults.cut_all.notify_waiters();
         }
+    }
+
+    /// True if Courrier sent a command starting with `prefix` (after its tag).
+    pub fn saw_command(&self, prefix: &str) -> bool {
+        self.faults
+            .commands
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|c| c.starts_with(prefix))
     }
 
     /// How many faults were injected.
@@ -83,7 +102,23 @@ async fn relay(client: TcpStream, server: TcpStream, f: Arc<Faults>) {
     let (mut cr, mut cw) = client.into_split();
     let (mut sr, mut sw) = server.into_split();
     let upstream = async {
-        let _ = tokio::io::copy(&mut cr, &mut sw).await;
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            let n = match cr.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            let text = String::from_utf8_lossy(&buf[..n]);
+            if let Ok(mut c) = f.commands.lock() {
+                c.extend(
+                    text.lines()
+                        .filter_map(|l| l.split_once(' ').map(|(_, rest)| rest.to_owned())),
+                );
+            }
+            if sw.write_all(&buf[..n]).await.is_err() {
+                return;
+            }
+        }
     };
     let downstream = async {
         let mut buf = vec![0u8; 16 * 1024];
@@ -100,6 +135,13 @@ async fn relay(client: TcpStream, server: TcpStream, f: Arc<Faults>) {
             {
                 chunk[i + 6] = b')';
                 f.fired.fetch_add(1, Ordering::SeqCst);
+            }
+            if f.hide_move.load(Ordering::SeqCst) {
+                let mut i = 0;
+                while let Some(p) = chunk[i..].windows(6).position(|w| w == b" MOVE ") {
+                    chunk[i + p..i + p + 6].copy_from_slice(b" XMOVE");
+                    i += p + 6;
+                }
             }
             let limit = f.cut_after.load(Ordering::SeqCst);
             if limit > 0 && sent + n > limit && f.cut_after.swap(0, Ordering::SeqCst) > 0 {

@@ -1,0 +1,168 @@
+//! Changing mail: flags, moves (MOVE, or COPY + `\Deleted` + UID EXPUNGE on servers without it),
+//! delete to Trash or for good, archive, spam and not-spam, emptying a folder.
+
+use super::conn::Conn;
+use super::{codec, list_folders, special_folder};
+use crate::mail::{FolderName, MailError, SpecialUse, Uid};
+
+/// Which messages of the folder an action applies to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Selection {
+    Uids(Vec<Uid>),
+    /// Every message of the folder.
+    All,
+}
+
+impl Selection {
+    fn set(&self) -> Option<String> {
+        match self {
+            Selection::All => Some("1:*".into()),
+            Selection::Uids(u) if u.is_empty() => None,
+            Selection::Uids(u) => Some(
+                u.iter()
+                    .map(|x| x.0.to_string())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+        }
+    }
+}
+
+/// What the user asked for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    MarkRead,
+    MarkUnread,
+    Flag,
+    Unflag,
+    MoveTo(FolderName),
+    /// To Trash; in Trash itself, for good, but only once `confirmed`.
+    Delete {
+        confirmed: bool,
+    },
+    Archive,
+    Spam,
+    NotSpam,
+}
+
+/// What happened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Applied {
+    Done,
+    /// Deleting from Trash is permanent: the user must confirm first.
+    NeedsConfirmation,
+    /// Moved into this folder.
+    Moved(FolderName),
+    /// Nothing was selected.
+    NothingSelected,
+}
+
+/// Applies `action` to the selected messages of `folder`.
+pub async fn apply(
+    conn: &mut Conn,
+    folder: &FolderName,
+    selection: &Selection,
+    action: &Action,
+) -> Result<Applied, MailError> {
+    let Some(set) = selection.set() else {
+        return Ok(Applied::NothingSelected);
+    };
+    let flags = |op: &str, flag: &str| format!("UID STORE {set} {op}FLAGS.SILENT ({flag})");
+    let store = match action {
+        Action::MarkRead => Some(flags("+", "\\Seen")),
+        Action::MarkUnread => Some(flags("-", "\\Seen")),
+        Action::Flag => Some(flags("+", "\\Flagged")),
+        Action::Unflag => Some(flags("-", "\\Flagged")),
+        _ => None,
+    };
+    if let Some(cmd) = store {
+        conn.select(folder).await?;
+        conn.command(&cmd).await?;
+        return Ok(Applied::Done);
+    }
+    let target = match action {
+        Action::MoveTo(t) => t.clone(),
+        Action::Archive => special_folder(conn, SpecialUse::Archive).await?,
+        Action::Spam => special_folder(conn, SpecialUse::Junk).await?,
+        Action::NotSpam => FolderName::inbox(),
+        Action::Delete { confirmed } => {
+            let trash = special_folder(conn, SpecialUse::Trash).await?;
+            if &trash == folder {
+                if !confirmed {
+                    return Ok(Applied::NeedsConfirmation);
+                }
+                expunge(conn, folder, &set, true).await?;
+                return Ok(Applied::Done);
+            }
+            trash
+        }
+        _ => unreachable!("flag actions handled above"),
+    };
+    if &target == folder {
+        return Ok(Applied::Done);
+    }
+    move_set(conn, folder, &set, &target).await?;
+    Ok(Applied::Moved(target))
+}
+
+/// Moves messages; RFC 6851 MOVE when offered, otherwise COPY, mark `\Deleted`, and expunge just them.
+pub async fn move_set(
+    conn: &mut Conn,
+    folder: &FolderName,
+    set: &str,
+    target: &FolderName,
+) -> Result<(), MailError> {
+    conn.select(folder).await?;
+    let to = codec::quote_mailbox(target);
+    if conn.has_capability("MOVE") {
+        return conn.command(&format!("UID MOVE {set} {to}")).await;
+    }
+    match conn.command(&format!("UID COPY {set} {to}")).await {
+        Err(MailError::Refused(_)) => return Err(MailError::FolderNotFound),
+        other => other?,
+    }
+    expunge(conn, folder, set, true).await
+}
+
+/// Marks `\Deleted` and removes those messages with UID EXPUNGE. Without UIDPLUS, a plain EXPUNGE
+/// would also remove messages another client marked `\Deleted`: it is only done when
+/// `plain_expunge_ok` (what the user asked for is removal anyway, as in RFC 3501 clients); otherwise
+/// the messages stay marked.
+pub(super) async fn expunge(
+    conn: &mut Conn,
+    folder: &FolderName,
+    set: &str,
+    plain_expunge_ok: bool,
+) -> Result<(), MailError> {
+    conn.select(folder).await?;
+    conn.command(&format!("UID STORE {set} +FLAGS.SILENT (\\Deleted)"))
+        .await?;
+    if conn.has_capability("UIDPLUS") {
+        conn.command(&format!("UID EXPUNGE {set}")).await
+    } else if plain_expunge_ok {
+        conn.command("EXPUNGE").await
+    } else {
+        Ok(())
+    }
+}
+
+/// Permanently removes every message of `folder` (Empty Trash / Empty Junk).
+pub async fn empty_folder(conn: &mut Conn, folder: &FolderName) -> Result<(), MailError> {
+    let sel = conn.select(folder).await?;
+    if sel.exists == 0 {
+        return Ok(());
+    }
+    expunge(conn, folder, "1:*", true).await
+}
+
+/// The special use of a folder, if it has one.
+pub async fn role_of(
+    conn: &mut Conn,
+    folder: &FolderName,
+) -> Result<Option<SpecialUse>, MailError> {
+    Ok(list_folders(conn)
+        .await?
+        .into_iter()
+        .find(|f| &f.name == folder)
+        .and_then(|f| f.special))
+}
