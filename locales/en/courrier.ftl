@@ -131,3 +131,4 @@ confirm-delete-forever = These messages will be deleted for good. They cannot be
 confirm-empty = Every message of { $folder } will be deleted for good. They cannot be recovered.
 confirm-yes = Yes, delete for good
 confirm-no = Cancel
+compose-token-refreshed = You signed in again meanwhile, so nothing was done yet: check the message and press the button again.

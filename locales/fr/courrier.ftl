@@ -131,3 +131,4 @@ confirm-delete-forever = Ces messages seront supprimés définitivement. Ils ne 
 confirm-empty = Tous les messages de { $folder } seront supprimés définitivement. Ils ne pourront pas être récupérés.
 confirm-yes = Oui, supprimer définitivement
 confirm-no = Annuler
+compose-token-refreshed = Vous vous êtes reconnecté entre-temps : rien n'a encore été fait. Vérifiez le message et appuyez de nouveau sur le bouton.

@@ -166,6 +166,10 @@ pub struct Folder {
     pub special: Option<SpecialUse>,
     /// False for `\Noselect` containers, which only hold other folders.
     pub selectable: bool,
+    /// Subscribed folders are the ones shown in the sidebar.
+    pub subscribed: bool,
+    /// The server's hierarchy separator (`/` or `.`), if it has hierarchy.
+    pub delimiter: Option<char>,
     pub messages: Option<u32>,
     pub unseen: Option<u32>,
 }

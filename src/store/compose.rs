@@ -51,7 +51,21 @@ struct Manifest {
 #[derive(Clone, Debug)]
 pub struct ComposeStore {
     root: PathBuf,
+    /// Serialises read-modify-write of manifests (two uploads at once must not share an index).
+    lock: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// Message-IDs being sent or already sent, so that a second click or a late autosave does not
+    /// send again or leave a draft behind.
+    sent: std::sync::Arc<std::sync::Mutex<SentLedger>>,
 }
+
+/// A bounded memory of Message-IDs that were (being) sent.
+#[derive(Debug, Default)]
+struct SentLedger {
+    order: std::collections::VecDeque<String>,
+    set: std::collections::HashSet<String>,
+}
+
+const SENT_MEMORY: usize = 10_000;
 
 /// A file being received; `finish` records it, dropping it without `finish` leaves nothing behind
 /// once `abort` is called.
@@ -79,7 +93,37 @@ impl ComposeStore {
     pub fn new(data_dir: &Path) -> Self {
         ComposeStore {
             root: data_dir.join("compose"),
+            lock: Default::default(),
+            sent: Default::default(),
         }
+    }
+
+    /// Claims the right to send `message_id`: false if it is being sent or was sent already.
+    pub fn begin_send(&self, message_id: &str) -> bool {
+        let mut l = self.sent.lock().unwrap_or_else(|e| e.into_inner());
+        if !l.set.insert(message_id.to_owned()) {
+            return false;
+        }
+        l.order.push_back(message_id.to_owned());
+        if l.order.len() > SENT_MEMORY
+            && let Some(old) = l.order.pop_front()
+        {
+            l.set.remove(&old);
+        }
+        true
+    }
+
+    /// Gives the claim back after a send that failed, so that the user can try again.
+    pub fn send_failed(&self, message_id: &str) {
+        let mut l = self.sent.lock().unwrap_or_else(|e| e.into_inner());
+        l.set.remove(message_id);
+        l.order.retain(|m| m != message_id);
+    }
+
+    /// True if `message_id` is being sent or was sent (a draft save for it must be skipped).
+    pub fn is_sent(&self, message_id: &str) -> bool {
+        let l = self.sent.lock().unwrap_or_else(|e| e.into_inner());
+        l.set.contains(message_id)
     }
 
     fn dir(&self, id: &str) -> PathBuf {
@@ -132,6 +176,7 @@ impl ComposeStore {
 
     /// Starts receiving a file.
     pub async fn begin_upload(&self, id: &str) -> Result<Upload, StoreError> {
+        let _guard = self.lock.lock().await;
         let mut m = self.manifest(id).await?;
         let index = m.next_index;
         m.next_index += 1;
@@ -156,6 +201,7 @@ impl ComposeStore {
     ) -> Result<StoredAttachment, StoreError> {
         upload.file.flush().await?;
         upload.file.sync_all().await?;
+        let _guard = self.lock.lock().await;
         let mut m = self.manifest(id).await?;
         let a = StoredAttachment {
             index: upload.index,
@@ -199,6 +245,7 @@ impl ComposeStore {
 
     /// Removes one attachment.
     pub async fn remove(&self, id: &str, index: u32) -> Result<(), StoreError> {
+        let _guard = self.lock.lock().await;
         let mut m = self.manifest(id).await?;
         m.attachments.retain(|a| a.index != index);
         self.write_manifest(id, &m).await?;
@@ -214,18 +261,22 @@ impl ComposeStore {
 
     /// Keeps the typed fields of a form that arrived without a session.
     pub async fn stash(&self, id: &str, fields: StashedFields) -> Result<(), StoreError> {
+        let _guard = self.lock.lock().await;
         let mut m = self.manifest(id).await?;
         m.stash = Some(fields);
         self.write_manifest(id, &m).await
     }
 
-    /// Gives a stashed form to the user who just logged in, and returns its fields (once).
+    /// Gives a stashed form to the user who just logged in (and only to them afterwards).
     pub async fn claim_stash(&self, id: &str, owner: &str) -> Result<StashedFields, StoreError> {
+        let _guard = self.lock.lock().await;
         let mut m = self.manifest(id).await?;
         if !m.owner.is_empty() && m.owner != owner.to_lowercase() {
             return Err(StoreError::NotFound);
         }
-        let fields = m.stash.take().ok_or(StoreError::NotFound)?;
+        // Kept, so that reloading the restored page shows it again; the directory goes when the
+        // message is sent or abandoned.
+        let fields = m.stash.clone().ok_or(StoreError::NotFound)?;
         m.owner = owner.to_lowercase();
         self.write_manifest(id, &m).await?;
         Ok(fields)
@@ -310,7 +361,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_stash_is_claimed_once_by_whoever_logs_in_with_it() {
+    async fn a_stash_belongs_to_whoever_logs_in_with_it_first() {
         let dir = std::env::temp_dir().join(format!("courrier-stash-{}", rand::random::<u64>()));
         let store = ComposeStore::new(&dir);
         let id = store.create("").await.unwrap();
@@ -324,11 +375,32 @@ mod tests {
             store.claim_stash(&id, "a@example.org").await.unwrap(),
             fields
         );
+        assert_eq!(
+            store.claim_stash(&id, "a@example.org").await.unwrap(),
+            fields,
+            "a reload shows it again"
+        );
         assert!(
-            store.claim_stash(&id, "a@example.org").await.is_err(),
-            "only once"
+            store.claim_stash(&id, "b@example.org").await.is_err(),
+            "nobody else gets it"
         );
         assert!(store.owns(&id, "a@example.org").await);
         let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+#[cfg(test)]
+mod ledger_tests {
+    use super::*;
+
+    #[test]
+    fn a_message_is_sent_once() {
+        let store = ComposeStore::new(Path::new("/nonexistent"));
+        assert!(store.begin_send("<a@x>"));
+        assert!(!store.begin_send("<a@x>"), "double click");
+        assert!(store.is_sent("<a@x>"));
+        store.send_failed("<a@x>");
+        assert!(!store.is_sent("<a@x>"));
+        assert!(store.begin_send("<a@x>"), "retry after a failure");
     }
 }

@@ -337,28 +337,33 @@ async fn copy_attachments(store: &ComposeStore, from: &str, to: &str, owner: &st
 async fn compose_post(
     user: Result<CurrentUser, WebError>,
     State(state): State<AppState>,
+    headers: HeaderMap,
     multipart: Multipart,
 ) -> Result<Response, WebError> {
     let limit = state.config.max_attachment_bytes();
     let user = match user {
         Ok(u) => u,
         Err(WebError::NotLoggedIn { .. } | WebError::SessionExpired) => {
-            return stash_and_login(&state, multipart, limit).await;
+            return stash_and_login(&state, &headers, multipart).await;
         }
         Err(e) => return Err(e),
     };
     let lang = user.lang;
     let address = user.user.address.clone();
     let mut form = read_form(multipart, &state.compose, Some(&address), limit).await?;
-    if form.csrf != user.user.csrf {
-        return Err(WebError::BadRequest(
-            "compose form without a valid token".into(),
-        ));
-    }
     let mut page = ComposePage::new(
         PageCtx::user(&user, lang.t("compose-title")),
         form.fields.clone(),
     );
+    if form.csrf != user.user.csrf {
+        // Typically a form from before logging in again in another tab: nothing is done, the text
+        // comes back with the current token, to be submitted again.
+        if form.action == "autosave" {
+            return Ok(StatusCode::CONFLICT.into_response());
+        }
+        page.errors.push(lang.t("compose-token-refreshed"));
+        return finish(&state, &user, page).await;
+    }
     for name in &form.too_big {
         page.errors.push(lang.t_args(
             "compose-too-big",
@@ -375,7 +380,13 @@ async fn compose_post(
         return finish(&state, &user, page).await;
     }
     match action.as_str() {
+        // A file that could not be attached must not silently go missing from a sent message.
+        "send" if !form.too_big.is_empty() => finish(&state, &user, page).await,
         "send" => send(&state, &user, &mut form.fields, page).await,
+        "save" | "autosave" if state.compose.is_sent(&form.fields.message_id) => {
+            // A late autosave of a message already sent: nothing to keep.
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
         "save" | "autosave" => {
             let outgoing = outgoing(&state, &user, &form.fields, false).await;
             let saved = match outgoing {
@@ -447,15 +458,26 @@ async fn send(
         .servers_for(&user.user.address)
         .map_err(|_| WebError::Internal("no servers for a logged-in address".into()))?
         .smtp;
-    let outcome = outbox::send(
-        &state.pool,
-        &user.user.pool_key,
-        &smtp,
-        &state.config.tls,
-        outgoing,
+    let message_id = outgoing.message_id.clone();
+    if !state.compose.begin_send(&message_id) {
+        // A second click while the first send runs, or a resubmitted page: never send twice.
+        let back = original.map(|o| o.folder).unwrap_or_else(FolderName::inbox);
+        return Ok(redirect(&urls::folder(&back)));
+    }
+    // In its own task: a browser that goes away mid-send must not leave it sent but not filed.
+    let (pool, key, tls, orig) = (
+        state.pool.clone(),
+        user.user.pool_key.clone(),
+        state.config.tls.clone(),
         original.clone(),
-    )
-    .await;
+    );
+    let outcome =
+        tokio::spawn(async move { outbox::send(&pool, &key, &smtp, &tls, outgoing, orig).await })
+            .await
+            .map_err(|e| WebError::Internal(format!("send task: {e}")))?;
+    if matches!(outcome, Outcome::NotSent { .. }) {
+        state.compose.send_failed(&message_id);
+    }
     match outcome {
         Outcome::Sent { filing_error } => {
             state.compose.delete(&fields.compose_id).await;
@@ -669,17 +691,15 @@ async fn read_form(
                 .unwrap_or("application/octet-stream")
                 .to_owned();
             let used = store.total_size(&id).await.unwrap_or(0);
-            if !receive_file(
-                store,
-                &id,
-                field,
-                &filename,
-                &content_type,
-                limit.saturating_sub(used),
-            )
-            .await?
-            {
-                form.too_big.push(filename);
+            let room = limit.saturating_sub(used);
+            match receive_file(store, &id, field, &filename, &content_type, room).await {
+                Ok(true) => {}
+                Ok(false) => form.too_big.push(filename),
+                Err(e) => {
+                    // A full disk and the like: that file is not attached, the text is still read.
+                    tracing::error!(error = ?e, "storing an upload failed");
+                    form.too_big.push(filename);
+                }
             }
             continue;
         }
@@ -688,7 +708,9 @@ async fn read_form(
         match name.as_str() {
             "csrf" => form.csrf = value,
             "action" => form.action = value,
-            "compose_id" => f.compose_id = value,
+            // Once files went to a checked directory, a later compose_id cannot redirect the rest.
+            "compose_id" if dir.is_none() => f.compose_id = value,
+            "compose_id" => {}
             "message_id" => f.message_id = value,
             "to" => f.to = value,
             "cc" => f.cc = value,
@@ -776,14 +798,25 @@ async fn receive_file(
     Ok(true)
 }
 
-/// A post without a session: keep everything on disk, send the browser to the login page with a
+/// A post without a session: keep what was typed on disk, send the browser to the login page with a
 /// cookie naming the stash, and give it back after login.
 async fn stash_and_login(
     state: &AppState,
+    headers: &HeaderMap,
     multipart: Multipart,
-    limit: u64,
 ) -> Result<Response, WebError> {
-    let form = read_form(multipart, &state.compose, None, limit).await?;
+    let site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+    if site.is_some_and(|s| s != "same-origin" && s != "none") {
+        return Err(WebError::BadRequest("cross-site compose post".into()));
+    }
+    // Files of this very post are not kept (anyone may post here; only text is stored, and only
+    // from our own pages); attachments added before the session expired come back at restore.
+    let form = read_form(multipart, &state.compose, None, 0).await?;
+    if form.action == "autosave" {
+        // The script keeps the text and says it is not saved; a stash would claim otherwise.
+        state.compose.delete(&form.fields.compose_id).await;
+        return Ok(StatusCode::UNAUTHORIZED.into_response());
+    }
     // A new, ownerless directory holds this post's files; the attachments of the directory the form
     // came with are copied over at restore if the user who logs in owns it.
     let id = form.fields.compose_id.clone();

@@ -19,7 +19,8 @@
     data.delete("files");
     fetch(url, { method: "POST", body: data, credentials: "same-origin" })
       .then(function (r) {
-        if (r.ok) {
+        // Only 204 means saved: a redirect to the login page would also end in a 200.
+        if (r.status === 204) {
           status.textContent = form.dataset.savedLabel + " " + new Date().toTimeString().slice(0, 5);
         } else {
           dirty = true;
@@ -28,9 +29,16 @@
       })
       .catch(function () { dirty = true; });
   }
-  setInterval(autosave, (parseInt(form.dataset.autosave, 10) || 30) * 1000);
+  var timer = setInterval(autosave, (parseInt(form.dataset.autosave, 10) || 30) * 1000);
 
   form.addEventListener("submit", function (ev) {
+    // A send must not race an autosave, and a second click must not send twice.
+    if (ev.submitter && ev.submitter.value === "send") {
+      clearInterval(timer);
+      setTimeout(function () {
+        form.querySelectorAll("button").forEach(function (b) { b.disabled = true; });
+      }, 0);
+    }
     var files = document.getElementById("files");
     if (!files || files.files.length === 0 || !window.XMLHttpRequest) { return; }
     ev.preventDefault();

@@ -540,3 +540,93 @@ async fn an_attachment_can_be_removed_before_sending() {
     assert!(page.contains("garder.txt"));
     assert!(!page.contains("retirer.txt"));
 }
+
+#[tokio::test]
+async fn a_second_click_on_send_does_not_send_twice() {
+    let (app, alice) = logged_in("twice-alice").await;
+    let bob = new_account("twice-bob");
+    let (_, page) = open_form(&app, "/compose").await;
+    let make = |action: &str| {
+        let mut form = Form::new();
+        for name in ["csrf", "compose_id", "message_id"] {
+            form = form.text(name, field(&page, name));
+        }
+        form.text("to", bob.address.clone())
+            .text("subject", "Une seule fois")
+            .text("body", "x")
+            .text("action", action.to_owned())
+    };
+    let (a, b) = tokio::join!(post(&app, make("send")), post(&app, make("send")));
+    assert_eq!(a.status(), StatusCode::SEE_OTHER);
+    assert_eq!(b.status(), StatusCode::SEE_OTHER);
+    let mut probe = Probe::connect(&bob).await;
+    probe.wait_for("INBOX", 1).await;
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    assert_eq!(probe.uids("INBOX").await.len(), 1, "delivered once");
+    // A late autosave of the sent message leaves no draft behind.
+    assert_eq!(
+        post(&app, make("autosave")).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    let mut mine = Probe::connect(&alice).await;
+    assert!(mine.uids("Drafts").await.is_empty());
+    assert_eq!(mine.uids("Sent").await.len(), 1);
+}
+
+#[tokio::test]
+async fn send_with_a_refused_file_or_a_stale_token_sends_nothing_and_keeps_the_text() {
+    let app = TestApp::with(&[("COURRIER_SMTP_MAX_MESSAGE_MB", "1")]).await;
+    let alice = new_account("refused-alice");
+    app.login(&alice).await;
+    let bob = new_account("refused-bob");
+    let (form, _) = open_form(&app, "/compose").await;
+    let form = form
+        .text("to", bob.address.clone())
+        .text("subject", "Avec pièce")
+        .text("body", "Voir la pièce jointe.")
+        .part(
+            "files",
+            file(
+                "gros.bin",
+                "application/octet-stream",
+                vec![0u8; 900 * 1024],
+            ),
+        )
+        .text("action", "send");
+    let r = post(&app, form).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "the form comes back instead of sending without the file"
+    );
+    let page = r.text().await.unwrap();
+    assert!(html_escape::decode_html_entities(&page).contains("“gros.bin” was not attached"));
+    assert_eq!(body_field(&page), "Voir la pièce jointe.");
+
+    let (form, _) = open_form(&app, "/compose").await;
+    let mut stale = Form::new().text("csrf", "from-an-older-session");
+    let _ = form;
+    stale = stale
+        .text("to", bob.address.clone())
+        .text("subject", "Ancien onglet")
+        .text("body", "Écrit avant de se reconnecter.")
+        .text("action", "send");
+    let r = post(&app, stale).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = r.text().await.unwrap();
+    assert_eq!(body_field(&page), "Écrit avant de se reconnecter.");
+    assert!(html_escape::decode_html_entities(&page).contains("nothing was done yet"));
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let mut probe = Probe::connect(&bob).await;
+    assert!(probe.uids("INBOX").await.is_empty(), "nothing was sent");
+}
+
+#[tokio::test]
+async fn autosave_without_a_session_says_so() {
+    let app = TestApp::start().await;
+    let form = Form::new()
+        .text("csrf", "x")
+        .text("body", "pas encore enregistré")
+        .text("action", "autosave");
+    assert_eq!(post(&app, form).await.status(), StatusCode::UNAUTHORIZED);
+}

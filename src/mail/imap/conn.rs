@@ -97,12 +97,19 @@ impl Conn {
         }
         self.last_used = Instant::now();
         let timeout = self.timeout;
+        // Broken until the answer has been read to its end: if anything unwinds in between (a panic
+        // in `each`), the pool throws the connection away instead of reusing a half-read stream.
+        self.broken = true;
         match tokio::time::timeout(timeout, self.command_inner(command, each)).await {
-            Ok(Ok(v)) => Ok(v),
+            Ok(Ok(v)) => {
+                self.broken = false;
+                Ok(v)
+            }
             Ok(Err(e)) => {
                 if e.poisons_connection() {
-                    self.broken = true;
                     self.selected = None;
+                } else {
+                    self.broken = false;
                 }
                 Err(e)
             }
@@ -243,10 +250,21 @@ impl Conn {
         self.selected = None;
         let mailbox = codec::encode_mutf7(folder.as_str());
         let fut = self.session.append(&mailbox, Some(flags), None, message);
+        self.broken = true;
         match tokio::time::timeout(self.timeout, fut).await {
-            Ok(Ok(())) => Ok(()),
+            Ok(Ok(())) => {
+                self.broken = false;
+                Ok(())
+            }
             Ok(Err(async_imap::error::Error::No(m) | async_imap::error::Error::Bad(m))) => {
+                self.broken = false;
                 Err(MailError::Refused(m))
+            }
+            // async-imap says `Append` when the server answered something other than the `+`
+            // continuation (typically `NO [OVERQUOTA]`): refused, and the literal was never sent,
+            // but what was read is unknown, so the connection is not reused.
+            Ok(Err(async_imap::error::Error::Append)) => {
+                Err(MailError::Refused("the server refused the message".into()))
             }
             Ok(Err(e)) => {
                 self.broken = true;

@@ -27,11 +27,12 @@ pub const MAX_DISPLAY_BYTES: u32 = 16 * 1024 * 1024;
 /// Lists every folder with its message and unread counts, special folders first, then in tree order.
 pub async fn list_folders(conn: &mut Conn) -> Result<Vec<Folder>, MailError> {
     let list_status = conn.has_capability("LIST-STATUS");
-    let cmd = if list_status {
-        // RFC 5819: one round trip for the names and the counts.
-        r#"LIST "" "*" RETURN (SPECIAL-USE STATUS (MESSAGES UNSEEN))"#
-    } else {
-        r#"LIST "" "*""#
+    let extended = conn.has_capability("LIST-EXTENDED");
+    let cmd = match (list_status, extended) {
+        // RFC 5258 + RFC 5819: names, subscription and counts in one round trip.
+        (true, true) => r#"LIST "" "*" RETURN (SUBSCRIBED SPECIAL-USE STATUS (MESSAGES UNSEEN))"#,
+        (true, false) => r#"LIST "" "*" RETURN (SPECIAL-USE STATUS (MESSAGES UNSEEN))"#,
+        _ => r#"LIST "" "*""#,
     };
     let mut folders = Vec::new();
     let mut counts = std::collections::HashMap::new();
@@ -47,6 +48,18 @@ pub async fn list_folders(conn: &mut Conn) -> Result<Vec<Folder>, MailError> {
         _ => {}
     })
     .await?;
+    if !extended {
+        let mut subscribed = std::collections::HashSet::new();
+        conn.command_each(r#"LSUB "" "*""#, |r| {
+            if let Response::MailboxData(MailboxDatum::List(data)) = r {
+                subscribed.insert(data.name.to_string());
+            }
+        })
+        .await?;
+        for f in &mut folders {
+            f.subscribed = subscribed.contains(&codec::encode_mutf7(f.name.as_str()));
+        }
+    }
     if !list_status {
         for f in folders.iter().filter(|f| f.selectable) {
             let cmd = format!("STATUS {} (MESSAGES UNSEEN)", codec::quote_mailbox(&f.name));
@@ -83,8 +96,15 @@ fn folder_from_list(raw: &str, delimiter: Option<char>, attrs: &[NameAttribute])
     };
     let mut special = None;
     let mut selectable = true;
+    let mut subscribed = false;
     for a in attrs {
         match a {
+            NameAttribute::Extension(e) if e.eq_ignore_ascii_case("\\Subscribed") => {
+                subscribed = true
+            }
+            NameAttribute::Extension(e) if e.eq_ignore_ascii_case("\\NonExistent") => {
+                selectable = false
+            }
             NameAttribute::Drafts => special = Some(SpecialUse::Drafts),
             NameAttribute::Sent => special = Some(SpecialUse::Sent),
             NameAttribute::Archive => special = Some(SpecialUse::Archive),
@@ -103,6 +123,8 @@ fn folder_from_list(raw: &str, delimiter: Option<char>, attrs: &[NameAttribute])
         depth,
         special,
         selectable,
+        subscribed,
+        delimiter,
         messages: None,
         unseen: None,
     }

@@ -165,7 +165,8 @@ impl ImapPool {
         let task = tokio::spawn(async move {
             let mut attempt = 0;
             loop {
-                let mut lease = pool.lease(&account).await?;
+                // An operation that is never retried gets a connection checked just before.
+                let mut lease = pool.lease(&account, retry == Retry::Never).await?;
                 let result = op(&mut lease.pooled.as_mut().expect("leased").conn).await;
                 let broken = lease.pooled.as_ref().is_none_or(|p| p.conn.is_broken());
                 match result {
@@ -215,7 +216,7 @@ impl ImapPool {
         });
     }
 
-    async fn lease(&self, account: &Arc<Account>) -> Result<Lease, MailError> {
+    async fn lease(&self, account: &Arc<Account>, always_check: bool) -> Result<Lease, MailError> {
         let slot = tokio::time::timeout(
             self.inner.cfg.command_timeout,
             account.slots.clone().acquire_owned(),
@@ -225,9 +226,9 @@ impl ImapPool {
         .map_err(|_| MailError::Busy)?;
         let cached = lock(&account.idle).pop();
         if let Some(mut pooled) = cached {
-            if pooled.conn.last_used.elapsed() < self.inner.cfg.check_after
-                || pooled.conn.check_alive().await.is_ok()
-            {
+            let fresh =
+                !always_check && pooled.conn.last_used.elapsed() < self.inner.cfg.check_after;
+            if fresh || pooled.conn.check_alive().await.is_ok() {
                 return Ok(Lease::new(account, pooled, slot));
             }
             tracing::info!("idle IMAP connection was dead; opening a new one");
