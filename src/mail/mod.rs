@@ -233,3 +233,20 @@ impl ListPage {
         self.total.div_ceil(self.page_size.max(1)).max(1)
     }
 }
+
+/// Storage used and allowed by the provider, in bytes (RFC 2087 STORAGE, which counts KiB).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Quota {
+    pub used: u64,
+    pub limit: u64,
+}
+
+impl Quota {
+    /// Share of the quota in use, 0–100.
+    pub fn percent(&self) -> u8 {
+        if self.limit == 0 {
+            return 0;
+        }
+        ((self.used.saturating_mul(100) / self.limit).min(100)) as u8
+    }
+}

@@ -17,7 +17,7 @@ use crate::web::error::{WebError, redirect};
 use crate::web::extract::CurrentUser;
 use crate::web::urls;
 use crate::web::view::{
-    FolderKind, PageCtx, SidebarItem, folder_title, move_targets, render, role_of, sidebar,
+    ConfirmPage, FolderKind, PageCtx, Sidebar, folder_title, move_targets, render, role_of, sidebar,
 };
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -46,7 +46,7 @@ struct Row {
 #[template(path = "mailbox.html")]
 struct MailboxPage {
     ctx: PageCtx,
-    sidebar: Vec<SidebarItem>,
+    sidebar: Sidebar,
     folder_title: String,
     rows: Vec<Row>,
     position: String,
@@ -93,17 +93,17 @@ async fn mailbox_get(
         .imap(Retry::Safe, move |c| {
             let f = f.clone();
             Box::pin(async move {
-                let folders = imap::list_folders(c).await?;
+                let folders = imap::overview(c).await?;
                 let list = imap::list_page(c, &f, page, page_size).await?;
                 Ok((folders, list))
             })
         })
         .await?;
     let lang = user.lang;
-    let title = folder_title(lang, &folders, &folder);
+    let title = folder_title(lang, &folders.folders, &folder);
     let mut ctx = PageCtx::user(&user, title.clone());
     ctx.flash = user.take_flash().await;
-    let kind = FolderKind::of(&folders, &folder);
+    let kind = FolderKind::of(&folders.folders, &folder);
     let view = MailboxPage {
         ctx,
         actions_url: urls::actions(&folder),
@@ -113,7 +113,7 @@ async fn mailbox_get(
         in_trash: kind.in_trash,
         in_junk: kind.in_junk,
         in_archive: kind.in_archive,
-        move_targets: move_targets(lang, &folders, &folder),
+        move_targets: move_targets(lang, &folders.folders, &folder),
         total: list.total as usize,
         select_all_label: lang.t_args(
             "act-select-all-folder",
@@ -167,16 +167,6 @@ fn rows(user: &CurrentUser, list: &ListPage) -> Vec<Row> {
             attachment: m.has_attachment,
         })
         .collect()
-}
-
-#[derive(Template)]
-#[template(path = "confirm.html")]
-struct ConfirmPage {
-    ctx: PageCtx,
-    question: String,
-    action_url: String,
-    cancel_url: String,
-    fields: Vec<(String, String)>,
 }
 
 /// `POST /mail/{folder}/actions`: the toolbar of the list and of the message page.

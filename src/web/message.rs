@@ -20,7 +20,7 @@ use crate::web::extract::CurrentUser;
 use crate::web::mailbox::folder_from_path;
 use crate::web::urls;
 use crate::web::view::{
-    FolderKind, PageCtx, SidebarItem, folder_title, move_targets, render, role_of, sidebar,
+    FolderKind, PageCtx, Sidebar, folder_title, move_targets, render, role_of, sidebar,
 };
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -49,7 +49,7 @@ struct AttachmentRow {
 #[template(path = "message.html")]
 struct MessagePage {
     ctx: PageCtx,
-    sidebar: Vec<SidebarItem>,
+    sidebar: Sidebar,
     folder_url: String,
     back_label: String,
     subject: String,
@@ -112,7 +112,7 @@ async fn message_get(
         .imap(Retry::Safe, move |c| {
             let f = f.clone();
             Box::pin(async move {
-                let folders = imap::list_folders(c).await?;
+                let folders = imap::overview(c).await?;
                 let m = imap::fetch_message(c, &f, uid, true).await?;
                 Ok((folders, m))
             })
@@ -132,9 +132,9 @@ async fn message_get(
         Body::Text(t) => (BodyView::Text(sanitize::text_to_html(t)), false),
         Body::Empty => (BodyView::Empty, false),
     };
-    let title = folder_title(lang, &folders, &folder);
-    let in_drafts = role_of(&folders, &folder) == Some(crate::mail::SpecialUse::Drafts);
-    let kind = FolderKind::of(&folders, &folder);
+    let title = folder_title(lang, &folders.folders, &folder);
+    let in_drafts = role_of(&folders.folders, &folder) == Some(crate::mail::SpecialUse::Drafts);
+    let kind = FolderKind::of(&folders.folders, &folder);
     let subject = if msg.subject.trim().is_empty() {
         lang.t("no-subject")
     } else {
@@ -180,7 +180,7 @@ async fn message_get(
         in_trash: kind.in_trash,
         in_junk: kind.in_junk,
         in_archive: kind.in_archive,
-        move_targets: move_targets(lang, &folders, &folder),
+        move_targets: move_targets(lang, &folders.folders, &folder),
     };
     Ok(render(&view))
 }

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod compose;
 pub mod error;
 pub mod extract;
+pub mod folders;
 pub mod mailbox;
 pub mod message;
 pub mod security;
@@ -67,6 +68,7 @@ pub fn routes(state: AppState) -> Router {
         .merge(message::routes())
         .merge(compose::routes())
         .merge(settings::routes())
+        .merge(folders::routes())
         .route("/static/{*path}", axum::routing::get(assets::get))
         .route(
             "/favicon.ico",

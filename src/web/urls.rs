@@ -16,6 +16,7 @@ pub const LOGIN: &str = "/login";
 pub const LOGOUT: &str = "/logout";
 pub const COMPOSE: &str = "/compose";
 pub const SETTINGS: &str = "/settings";
+pub const FOLDERS: &str = "/folders";
 
 fn seg(s: &str) -> String {
     utf8_percent_encode(s, SEGMENT).to_string()

@@ -8,6 +8,7 @@ use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 
 use crate::i18n::Lang;
+use crate::mail::imap::Overview;
 use crate::mail::{Folder, FolderName, SpecialUse};
 use crate::web::error::ErrorPage;
 use crate::web::extract::{CurrentUser, lang_of};
@@ -68,10 +69,31 @@ pub struct SidebarItem {
     pub special: bool,
 }
 
-/// The sidebar for the folder list, with `current` highlighted.
-pub fn sidebar(lang: Lang, folders: &[Folder], current: &FolderName) -> Vec<SidebarItem> {
-    folders
+/// The sidebar: folders and quota.
+#[derive(Clone, Debug)]
+pub struct Sidebar {
+    pub items: Vec<SidebarItem>,
+    pub quota: Option<QuotaView>,
+    pub manage_url: String,
+}
+
+/// The quota bar.
+#[derive(Clone, Debug)]
+pub struct QuotaView {
+    /// "12 MB of 1 GB used"
+    pub label: String,
+    pub percent: u8,
+    /// Near the limit (90 % or more): shown as a warning.
+    pub warn: bool,
+}
+
+/// The sidebar for the folder list, with `current` highlighted. Only subscribed folders are listed
+/// (special folders and the current one always are).
+pub fn sidebar(lang: Lang, overview: &Overview, current: &FolderName) -> Sidebar {
+    let items = overview
+        .folders
         .iter()
+        .filter(|f| f.subscribed || f.special.is_some() || &f.name == current)
         .map(|f| SidebarItem {
             label: display_name(lang, f),
             url: urls::folder(&f.name),
@@ -85,7 +107,23 @@ pub fn sidebar(lang: Lang, folders: &[Folder], current: &FolderName) -> Vec<Side
             selectable: f.selectable,
             special: f.special.is_some(),
         })
-        .collect()
+        .collect();
+    let quota = overview.quota.map(|q| QuotaView {
+        label: lang.t_args(
+            "quota-used",
+            &[
+                ("used", lang.format_size(q.used)),
+                ("limit", lang.format_size(q.limit)),
+            ],
+        ),
+        percent: q.percent(),
+        warn: q.percent() >= 90,
+    });
+    Sidebar {
+        items,
+        quota,
+        manage_url: urls::FOLDERS.to_owned(),
+    }
 }
 
 /// A folder's name as shown: special folders in the user's language, others by their last component.
@@ -161,6 +199,17 @@ pub fn render<T: Template>(t: &T) -> Response {
                 .into_response()
         }
     }
+}
+
+/// "Are you sure?" before something that cannot be undone: the same POST again with `confirm=1`.
+#[derive(Template)]
+#[template(path = "confirm.html")]
+pub struct ConfirmPage {
+    pub ctx: PageCtx,
+    pub question: String,
+    pub action_url: String,
+    pub cancel_url: String,
+    pub fields: Vec<(String, String)>,
 }
 
 #[derive(Template)]

@@ -8,6 +8,7 @@ mod actions;
 mod browser;
 mod compose;
 mod faults;
+mod folders;
 mod login;
 mod mailbox;
 mod message;

@@ -6,6 +6,7 @@ pub mod actions;
 pub mod codec;
 pub mod conn;
 pub mod connect;
+pub mod folders;
 pub mod pool;
 
 use imap_proto::{
@@ -482,4 +483,49 @@ fn uid_set(uids: &[Uid]) -> String {
         .map(|u| u.0.to_string())
         .collect::<Vec<_>>()
         .join(",")
+}
+
+/// The storage quota of the inbox's quota root, when the server has QUOTA and sets one.
+pub async fn quota(conn: &mut Conn) -> Result<Option<crate::mail::Quota>, MailError> {
+    if !conn.has_capability("QUOTA") {
+        return Ok(None);
+    }
+    let mut found = None;
+    let result = conn
+        .command_each("GETQUOTAROOT INBOX", |r| {
+            if let Response::Quota(q) = r {
+                for res in &q.resources {
+                    if matches!(res.name, imap_proto::rfc2087::QuotaResourceName::Storage)
+                        && found.is_none()
+                    {
+                        found = Some(crate::mail::Quota {
+                            used: res.usage * 1024,
+                            limit: res.limit * 1024,
+                        });
+                    }
+                }
+            }
+        })
+        .await;
+    match result {
+        // No quota root for this user: no quota to show.
+        Err(MailError::Refused(_)) => Ok(None),
+        Err(e) => Err(e),
+        Ok(()) => Ok(found),
+    }
+}
+
+/// What every mail page shows beside its content: the folders and the quota.
+#[derive(Clone, Debug)]
+pub struct Overview {
+    pub folders: Vec<crate::mail::Folder>,
+    pub quota: Option<crate::mail::Quota>,
+}
+
+/// Folders and quota, in two round trips.
+pub async fn overview(conn: &mut Conn) -> Result<Overview, MailError> {
+    Ok(Overview {
+        folders: list_folders(conn).await?,
+        quota: quota(conn).await?,
+    })
 }

@@ -85,8 +85,25 @@ impl Probe {
         assert_eq!(status, "OK", "APPEND -> {text}");
     }
 
+    /// Creates and subscribes to a folder, as mail clients do.
     pub async fn create(&mut self, folder: &str) {
         self.ok(&format!("CREATE {}", quote(&mutf7(folder)))).await;
+        self.ok(&format!("SUBSCRIBE {}", quote(&mutf7(folder))))
+            .await;
+    }
+
+    /// The folder names (modified UTF-7, as the server lists them).
+    pub async fn list(&mut self) -> Vec<String> {
+        let out = self.ok(r#"LIST "" "*""#).await;
+        out.lines()
+            .filter(|l| l.starts_with("* LIST"))
+            .map(|l| {
+                // `* LIST (attrs) "/" name`: the name is what follows the delimiter.
+                let after_attrs = l.split_once(") ").map(|(_, r)| r).unwrap_or("");
+                let name = after_attrs.split_once(' ').map(|(_, n)| n).unwrap_or("");
+                name.trim_matches('"').to_owned()
+            })
+            .collect()
     }
 
     /// The flags of a message, as the server reports them.

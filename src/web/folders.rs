@@ -1,0 +1,252 @@
+//! `GET /folders` and its forms: create (nested), rename, delete (after confirmation), show or hide in
+//! the sidebar (subscription). Special folders are listed but cannot be renamed or deleted.
+
+use askama::Template;
+use axum::Router;
+use axum::body::Bytes;
+use axum::response::Response;
+use axum::routing::{get, post};
+
+use crate::app::AppState;
+use crate::i18n::Lang;
+use crate::mail::FolderName;
+use crate::mail::imap::folders::{self, FolderError};
+use crate::mail::imap::{self, Retry};
+use crate::web::error::{WebError, redirect};
+use crate::web::extract::CurrentUser;
+use crate::web::urls;
+use crate::web::view::{ConfirmPage, PageCtx, Sidebar, display_name, render, sidebar};
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route(urls::FOLDERS, get(folders_get))
+        .route("/folders/create", post(create_post))
+        .route("/folders/rename", post(rename_post))
+        .route("/folders/delete", post(delete_post))
+        .route("/folders/subscribe", post(subscribe_post))
+}
+
+struct Row {
+    name: String,
+    label: String,
+    leaf: String,
+    indent: usize,
+    url: String,
+    count: String,
+    selectable: bool,
+    special: bool,
+    subscribed: bool,
+}
+
+#[derive(Template)]
+#[template(path = "folders.html")]
+struct FoldersPage {
+    ctx: PageCtx,
+    sidebar: Sidebar,
+    parents: Vec<(String, String)>,
+    rows: Vec<Row>,
+}
+
+async fn folders_get(user: CurrentUser) -> Result<Response, WebError> {
+    let overview = user
+        .imap(Retry::Safe, |c| Box::pin(imap::overview(c)))
+        .await?;
+    let lang = user.lang;
+    let mut ctx = PageCtx::user(&user, lang.t("folders-title"));
+    ctx.flash = user.take_flash().await;
+    let rows = overview
+        .folders
+        .iter()
+        .map(|f| Row {
+            name: f.name.to_string(),
+            label: display_name(lang, f),
+            leaf: f.leaf.clone(),
+            indent: f.depth.min(8) * 2,
+            url: urls::folder(&f.name),
+            count: f.messages.map(|m| m.to_string()).unwrap_or_default(),
+            selectable: f.selectable,
+            special: f.special.is_some(),
+            subscribed: f.subscribed,
+        })
+        .collect();
+    let parents = overview
+        .folders
+        .iter()
+        .filter(|f| f.delimiter.is_some())
+        .map(|f| {
+            let indent = "\u{a0}\u{a0}".repeat(f.depth);
+            (
+                f.name.to_string(),
+                format!("{indent}{}", display_name(lang, f)),
+            )
+        })
+        .collect();
+    Ok(render(&FoldersPage {
+        sidebar: sidebar(lang, &overview, &FolderName::inbox()),
+        ctx,
+        parents,
+        rows,
+    }))
+}
+
+/// The posted form, its token checked.
+fn form(user: &CurrentUser, body: &Bytes) -> Result<Vec<(String, String)>, WebError> {
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
+    let ok = pairs
+        .iter()
+        .any(|(k, v)| k == "csrf" && *v == user.user.csrf);
+    if !ok {
+        return Err(WebError::BadRequest(
+            "folder form without a valid token".into(),
+        ));
+    }
+    Ok(pairs)
+}
+
+fn field<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("")
+}
+
+/// The result of a folder operation, as the notice shown on the folders page.
+async fn report(
+    user: &CurrentUser,
+    result: Result<String, WebError>,
+) -> Result<Response, WebError> {
+    let notice = result?;
+    user.set_flash(notice).await;
+    Ok(redirect(urls::FOLDERS))
+}
+
+/// Runs a folder operation and words its outcome; only connection problems become error pages.
+async fn run<F>(
+    user: &CurrentUser,
+    op: F,
+    ok: impl FnOnce(FolderName) -> String,
+) -> Result<String, WebError>
+where
+    F: for<'c> Fn(
+            &'c mut imap::Conn,
+        ) -> futures::future::BoxFuture<
+            'c,
+            Result<Result<FolderName, FolderError>, crate::mail::MailError>,
+        > + Send
+        + Sync
+        + 'static,
+{
+    let lang = user.lang;
+    match user.imap(Retry::Never, op).await? {
+        Ok(name) => Ok(ok(name)),
+        Err(e) => Ok(folder_error(lang, &e)),
+    }
+}
+
+fn folder_error(lang: Lang, e: &FolderError) -> String {
+    match e {
+        FolderError::InvalidName => {
+            lang.t_args("folders-error-invalid", &[("delimiter", "/".into())])
+        }
+        FolderError::Exists => lang.t("folders-error-exists"),
+        FolderError::Protected => lang.t("folders-error-protected"),
+        FolderError::NotFound => lang.t("folders-error-not-found"),
+        FolderError::Mail(m) => {
+            tracing::warn!(error = %m, "folder operation failed");
+            lang.t("error-unavailable")
+        }
+    }
+}
+
+/// Splits a folder operation's result so that only connection problems abort the request.
+fn split<T>(r: Result<T, FolderError>) -> Result<Result<T, FolderError>, crate::mail::MailError> {
+    match r {
+        Err(FolderError::Mail(m)) if m.poisons_connection() => Err(m),
+        other => Ok(other),
+    }
+}
+
+async fn create_post(user: CurrentUser, body: Bytes) -> Result<Response, WebError> {
+    let pairs = form(&user, &body)?;
+    let name = field(&pairs, "name").to_owned();
+    let parent = FolderName::new(field(&pairs, "parent"));
+    let lang = user.lang;
+    let result = run(
+        &user,
+        move |c| {
+            let (name, parent) = (name.clone(), parent.clone());
+            Box::pin(async move { split(folders::create(c, parent.as_ref(), &name).await) })
+        },
+        |n| lang.t_args("folders-created", &[("name", n.to_string())]),
+    )
+    .await;
+    report(&user, result).await
+}
+
+async fn rename_post(user: CurrentUser, body: Bytes) -> Result<Response, WebError> {
+    let pairs = form(&user, &body)?;
+    let folder = FolderName::new(field(&pairs, "folder")).ok_or(WebError::FolderNotFound)?;
+    let name = field(&pairs, "name").to_owned();
+    let lang = user.lang;
+    let result = run(
+        &user,
+        move |c| {
+            let (folder, name) = (folder.clone(), name.clone());
+            Box::pin(async move { split(folders::rename(c, &folder, &name).await) })
+        },
+        |n| lang.t_args("folders-renamed", &[("name", n.to_string())]),
+    )
+    .await;
+    report(&user, result).await
+}
+
+async fn delete_post(user: CurrentUser, body: Bytes) -> Result<Response, WebError> {
+    let pairs = form(&user, &body)?;
+    let folder = FolderName::new(field(&pairs, "folder")).ok_or(WebError::FolderNotFound)?;
+    let lang = user.lang;
+    if field(&pairs, "confirm") != "1" {
+        return Ok(render(&ConfirmPage {
+            ctx: PageCtx::user(&user, lang.t("confirm-title")),
+            question: lang.t_args("confirm-delete-folder", &[("folder", folder.to_string())]),
+            action_url: "/folders/delete".into(),
+            cancel_url: urls::FOLDERS.into(),
+            fields: vec![("folder".into(), folder.to_string())],
+        }));
+    }
+    let result = run(
+        &user,
+        move |c| {
+            let folder = folder.clone();
+            Box::pin(
+                async move { split(folders::delete(c, &folder).await.map(|()| folder.clone())) },
+            )
+        },
+        |_| lang.t("folders-deleted"),
+    )
+    .await;
+    report(&user, result).await
+}
+
+async fn subscribe_post(user: CurrentUser, body: Bytes) -> Result<Response, WebError> {
+    let pairs = form(&user, &body)?;
+    let folder = FolderName::new(field(&pairs, "folder")).ok_or(WebError::FolderNotFound)?;
+    let on = field(&pairs, "subscribed") == "1";
+    let lang = user.lang;
+    let result = run(
+        &user,
+        move |c| {
+            let folder = folder.clone();
+            Box::pin(async move {
+                split(
+                    folders::set_subscribed(c, &folder, on)
+                        .await
+                        .map(|()| folder.clone()),
+                )
+            })
+        },
+        |_| lang.t("folders-saved"),
+    )
+    .await;
+    report(&user, result).await
+}
