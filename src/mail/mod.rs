@@ -250,3 +250,50 @@ impl Quota {
         ((self.used.saturating_mul(100) / self.limit).min(100)) as u8
     }
 }
+
+/// How a folder's messages are ordered (RFC 5256 sort keys).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SortKey {
+    /// The order messages arrived in (sequence order).
+    #[default]
+    Arrival,
+    Date,
+    From,
+    Subject,
+    Size,
+}
+
+/// What to look for in a folder. Every field narrows the result.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Search {
+    /// Free text, matched in headers and body.
+    pub text: String,
+    pub unread: bool,
+    pub flagged: bool,
+    pub attachments: bool,
+    /// Received on or after this day.
+    pub since: Option<chrono::NaiveDate>,
+    /// Received before this day.
+    pub before: Option<chrono::NaiveDate>,
+}
+
+impl Search {
+    /// True when nothing narrows the folder.
+    pub fn is_empty(&self) -> bool {
+        self.text.trim().is_empty()
+            && !self.unread
+            && !self.flagged
+            && !self.attachments
+            && self.since.is_none()
+            && self.before.is_none()
+    }
+}
+
+/// Which page of a folder, in which order, narrowed how.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListQuery {
+    pub sort: SortKey,
+    /// Ascending when true; newest/largest/Z first otherwise.
+    pub ascending: bool,
+    pub search: Search,
+}

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use crate::app::AppState;
 use crate::mail::imap::actions::{self, Action, Applied, Selection};
 use crate::mail::imap::{self, Retry};
-use crate::mail::{FolderName, ListPage, SpecialUse, Uid};
+use crate::mail::{FolderName, ListPage, ListQuery, Search, SortKey, SpecialUse, Uid};
 use crate::web::error::{WebError, redirect};
 use crate::web::extract::CurrentUser;
 use crate::web::urls;
@@ -54,6 +54,16 @@ struct MailboxPage {
     older_url: Option<String>,
     actions_url: String,
     back_url: String,
+    search_url: String,
+    searching: bool,
+    q: String,
+    f_unread: bool,
+    f_flagged: bool,
+    f_attachments: bool,
+    f_since: String,
+    f_before: String,
+    /// From, Subject, Date, Size.
+    sort_links: [SortLink; 4],
     empty_url: String,
     can_empty: bool,
     in_trash: bool,
@@ -67,6 +77,125 @@ struct MailboxPage {
 #[derive(Deserialize)]
 struct PageQuery {
     page: Option<String>,
+    sort: Option<String>,
+    order: Option<String>,
+    q: Option<String>,
+    unread: Option<String>,
+    flagged: Option<String>,
+    attachments: Option<String>,
+    since: Option<String>,
+    before: Option<String>,
+}
+
+impl PageQuery {
+    /// What to show, from the URL; anything unparsable is ignored rather than refused.
+    fn list_query(&self) -> ListQuery {
+        let sort = match self.sort.as_deref() {
+            Some("date") => SortKey::Date,
+            Some("from") => SortKey::From,
+            Some("subject") => SortKey::Subject,
+            Some("size") => SortKey::Size,
+            _ => SortKey::Arrival,
+        };
+        let day = |d: &Option<String>| {
+            d.as_deref()
+                .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        };
+        ListQuery {
+            sort,
+            ascending: self.order.as_deref() == Some("asc"),
+            search: Search {
+                text: self
+                    .q
+                    .clone()
+                    .unwrap_or_default()
+                    .chars()
+                    .take(200)
+                    .collect(),
+                unread: self.unread.is_some(),
+                flagged: self.flagged.is_some(),
+                attachments: self.attachments.is_some(),
+                since: day(&self.since),
+                before: day(&self.before),
+            },
+        }
+    }
+}
+
+/// The query string for a list view (without the page number when it is the first).
+fn list_params(q: &ListQuery, page: u32) -> Vec<(&'static str, String)> {
+    let mut p = Vec::new();
+    let sort = match q.sort {
+        SortKey::Arrival => None,
+        SortKey::Date => Some("date"),
+        SortKey::From => Some("from"),
+        SortKey::Subject => Some("subject"),
+        SortKey::Size => Some("size"),
+    };
+    if let Some(s) = sort {
+        p.push(("sort", s.to_owned()));
+    }
+    if q.ascending {
+        p.push(("order", "asc".to_owned()));
+    }
+    let s = &q.search;
+    if !s.text.trim().is_empty() {
+        p.push(("q", s.text.clone()));
+    }
+    for (on, key) in [
+        (s.unread, "unread"),
+        (s.flagged, "flagged"),
+        (s.attachments, "attachments"),
+    ] {
+        if on {
+            p.push((key, "1".to_owned()));
+        }
+    }
+    if let Some(d) = s.since {
+        p.push(("since", d.format("%Y-%m-%d").to_string()));
+    }
+    if let Some(d) = s.before {
+        p.push(("before", d.format("%Y-%m-%d").to_string()));
+    }
+    if page > 0 {
+        p.push(("page", (page + 1).to_string()));
+    }
+    p
+}
+
+/// A sortable column header: its link toggles the order when it is the current key.
+struct SortLink {
+    url: String,
+    /// "▲" or "▼" on the current key.
+    mark: &'static str,
+}
+
+fn sort_links(folder: &FolderName, q: &ListQuery) -> [SortLink; 4] {
+    let link = |key: SortKey| {
+        let current = q.sort == key || (key == SortKey::Date && q.sort == SortKey::Arrival);
+        let mut next = q.clone();
+        next.sort = key;
+        // Dates and sizes start with the largest; names start with A.
+        next.ascending = if current {
+            !q.ascending
+        } else {
+            matches!(key, SortKey::From | SortKey::Subject)
+        };
+        SortLink {
+            url: urls::folder_with(folder, &list_params(&next, 0)),
+            mark: match (current, q.ascending) {
+                (false, _) => "",
+                (true, true) => "▲",
+                (true, false) => "▼",
+            },
+        }
+    };
+    [
+        link(SortKey::From),
+        link(SortKey::Subject),
+        link(SortKey::Date),
+        link(SortKey::Size),
+    ]
 }
 
 /// Parses a folder from its URL segment (already percent-decoded by the router).
@@ -84,17 +213,20 @@ async fn mailbox_get(
     // Pages are numbered from 1 in URLs; anything unparsable is the first page.
     let page = q
         .page
+        .as_deref()
         .and_then(|p| p.parse::<u32>().ok())
         .unwrap_or(1)
         .saturating_sub(1);
     let page_size = state.config.page_size;
+    let query = q.list_query();
     let f = folder.clone();
+    let lq = query.clone();
     let (folders, list) = user
         .imap(Retry::Safe, move |c| {
-            let f = f.clone();
+            let (f, lq) = (f.clone(), lq.clone());
             Box::pin(async move {
                 let folders = imap::overview(c).await?;
-                let list = imap::list_page(c, &f, page, page_size).await?;
+                let list = imap::list_query(c, &f, &lq, page, page_size).await?;
                 Ok((folders, list))
             })
         })
@@ -107,7 +239,24 @@ async fn mailbox_get(
     let view = MailboxPage {
         ctx,
         actions_url: urls::actions(&folder),
-        back_url: urls::folder_page(&folder, list.page),
+        back_url: urls::folder_with(&folder, &list_params(&query, list.page)),
+        search_url: urls::folder(&folder),
+        searching: !query.search.is_empty(),
+        q: query.search.text.clone(),
+        f_unread: query.search.unread,
+        f_flagged: query.search.flagged,
+        f_attachments: query.search.attachments,
+        f_since: query
+            .search
+            .since
+            .map(|d| d.format("%Y-%m-%d").to_string())
+            .unwrap_or_default(),
+        f_before: query
+            .search
+            .before
+            .map(|d| d.format("%Y-%m-%d").to_string())
+            .unwrap_or_default(),
+        sort_links: sort_links(&folder, &query),
         empty_url: urls::empty(&folder),
         can_empty: kind.in_trash || kind.in_junk,
         in_trash: kind.in_trash,
@@ -130,9 +279,10 @@ async fn mailbox_get(
                 ("total", list.total.to_string()),
             ],
         ),
-        newer_url: (list.page > 0).then(|| urls::folder_page(&folder, list.page - 1)),
+        newer_url: (list.page > 0)
+            .then(|| urls::folder_with(&folder, &list_params(&query, list.page - 1))),
         older_url: (list.page + 1 < list.page_count())
-            .then(|| urls::folder_page(&folder, list.page + 1)),
+            .then(|| urls::folder_with(&folder, &list_params(&query, list.page + 1))),
     };
     Ok(render(&view))
 }

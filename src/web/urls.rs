@@ -46,6 +46,18 @@ pub fn empty(f: &FolderName) -> String {
     format!("{}/empty", folder(f))
 }
 
+/// `/mail/{folder}?k=v&...`: a list view with its sort, search and page.
+pub fn folder_with(f: &FolderName, params: &[(&str, String)]) -> String {
+    if params.is_empty() {
+        return folder(f);
+    }
+    let mut q = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in params {
+        q.append_pair(k, v);
+    }
+    format!("{}?{}", folder(f), q.finish())
+}
+
 /// `/mail/{folder}/{uid}`
 pub fn message(f: &FolderName, uid: Uid) -> String {
     format!("{}/{}", folder(f), uid)

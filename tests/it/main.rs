@@ -13,3 +13,4 @@ mod login;
 mod mailbox;
 mod message;
 mod pool;
+mod search;

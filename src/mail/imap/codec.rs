@@ -106,6 +106,18 @@ pub fn quote(s: &str) -> String {
     out
 }
 
+/// A string argument for SEARCH/SORT: quoted when ASCII, otherwise a non-synchronising literal
+/// (RFC 7888 LITERAL+) of its UTF-8 bytes, which the command declares with CHARSET UTF-8. Without
+/// LITERAL+ the UTF-8 is sent quoted, which Dovecot and most servers accept.
+pub fn search_string(s: &str, literal_plus: bool) -> String {
+    let clean: String = s.chars().filter(|c| !c.is_control()).collect();
+    if clean.is_ascii() || !literal_plus {
+        quote(&clean)
+    } else {
+        format!("{{{}+}}\r\n{clean}", clean.len())
+    }
+}
+
 /// A folder name as an IMAP mailbox argument: modified UTF-7, quoted.
 pub fn quote_mailbox(folder: &FolderName) -> String {
     quote(&encode_mutf7(folder.as_str()))
@@ -144,6 +156,13 @@ mod tests {
         assert_eq!(decode_mutf7("&ÿÿ-"), "&ÿÿ-");
         assert_eq!(decode_mutf7("open&AAA"), "open&AAA");
         assert_eq!(decode_mutf7("&2D0-"), "&2D0-"); // lone high surrogate
+    }
+
+    #[test]
+    fn search_strings_cannot_break_out_of_the_command() {
+        assert_eq!(search_string("a\"b\r\nX LOGOUT", true), r#""a\"bX LOGOUT""#);
+        assert_eq!(search_string("été", true), "{5+}\r\nété");
+        assert_eq!(search_string("été", false), "\"été\"");
     }
 
     #[test]

@@ -19,8 +19,8 @@ struct Faults {
     garble_fetch: AtomicBool,
     /// Refuse new connections and drop open ones.
     down: AtomicBool,
-    /// Hide the MOVE capability (renamed XMOVE, same length), as servers without RFC 6851 would.
-    hide_move: AtomicBool,
+    /// Capabilities to hide (each renamed X<NAME>, same length), as older servers would lack them.
+    hidden: std::sync::Mutex<Vec<String>>,
     fired: AtomicUsize,
     /// Commands seen from the client, for tests that check which path was taken.
     commands: std::sync::Mutex<Vec<String>>,
@@ -71,7 +71,12 @@ impl FaultProxy {
 
     /// From now on the server seems not to support MOVE.
     pub fn hide_move(&self) {
-        self.faults.hide_move.store(true, Ordering::SeqCst);
+        self.hide_capability("MOVE");
+    }
+
+    /// From now on the server seems not to have this capability.
+    pub fn hide_capability(&self, name: &str) {
+        self.faults.hidden.lock().unwrap().push(name.to_owned());
     }
 
     /// Simulates the server going away (`true`) or coming back (`false`).
@@ -136,11 +141,14 @@ async fn relay(client: TcpStream, server: TcpStream, f: Arc<Faults>) {
                 chunk[i + 6] = b')';
                 f.fired.fetch_add(1, Ordering::SeqCst);
             }
-            if f.hide_move.load(Ordering::SeqCst) {
+            let hidden = f.hidden.lock().map(|h| h.clone()).unwrap_or_default();
+            for cap in hidden {
+                let needle = format!(" {cap} ").into_bytes();
+                let with = format!(" X{cap}").into_bytes();
                 let mut i = 0;
-                while let Some(p) = chunk[i..].windows(6).position(|w| w == b" MOVE ") {
-                    chunk[i + p..i + p + 6].copy_from_slice(b" XMOVE");
-                    i += p + 6;
+                while let Some(p) = chunk[i..].windows(needle.len()).position(|w| w == needle) {
+                    chunk[i + p..i + p + needle.len()].copy_from_slice(&with);
+                    i += p + needle.len();
                 }
             }
             let limit = f.cut_after.load(Ordering::SeqCst);
