@@ -8,6 +8,7 @@ use tokio::net::TcpListener;
 
 use crate::config::Config;
 use crate::mail::imap::ImapPool;
+use crate::mail::imap::watch::Watchers;
 use crate::store::compose::ComposeStore;
 use crate::store::settings::SettingsStore;
 
@@ -18,6 +19,7 @@ pub struct AppState {
     pub pool: ImapPool,
     pub settings: SettingsStore,
     pub compose: ComposeStore,
+    pub watchers: Watchers,
 }
 
 impl AppState {
@@ -42,6 +44,7 @@ impl AppState {
         AppState {
             settings: SettingsStore::new(&config.data_dir),
             compose,
+            watchers: Watchers::new(pool.clone()),
             config: Arc::new(config),
             pool,
         }

@@ -160,3 +160,4 @@ search-since = From
 search-before = Before
 search-clear = Clear
 search-nothing = No message matches.
+notifications-enable = Notify me of new mail

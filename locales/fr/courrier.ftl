@@ -160,3 +160,4 @@ search-since = Du
 search-before = Avant le
 search-clear = Effacer
 search-nothing = Aucun message ne correspond.
+notifications-enable = Me prévenir des nouveaux messages

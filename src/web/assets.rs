@@ -18,6 +18,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../static/icons/favicon.svg"),
     ),
     (
+        "js/app.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/js/app.js"),
+    ),
+    (
         "js/compose.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../static/js/compose.js"),

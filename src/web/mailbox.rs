@@ -235,6 +235,7 @@ async fn mailbox_get(
     let title = folder_title(lang, &folders.folders, &folder);
     let mut ctx = PageCtx::user(&user, title.clone());
     ctx.flash = user.take_flash().await;
+    ctx.live_folder = Some(folder.to_string());
     let kind = FolderKind::of(&folders.folders, &folder);
     let view = MailboxPage {
         ctx,

@@ -140,8 +140,10 @@ async fn message_get(
     } else {
         msg.subject.clone()
     };
+    let mut ctx = PageCtx::user(&user, subject.clone());
+    ctx.live_folder = Some(folder.to_string());
     let view = MessagePage {
-        ctx: PageCtx::user(&user, subject.clone()),
+        ctx,
         sidebar: sidebar(lang, &folders, &folder),
         folder_url: urls::folder(&folder),
         back_label: lang.t_args("back-to-folder", &[("folder", title)]),

@@ -4,6 +4,7 @@ pub mod assets;
 pub mod auth;
 pub mod compose;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod folders;
 pub mod mailbox;
@@ -69,6 +70,7 @@ pub fn routes(state: AppState) -> Router {
         .merge(compose::routes())
         .merge(settings::routes())
         .merge(folders::routes())
+        .merge(events::routes())
         .route("/static/{*path}", axum::routing::get(assets::get))
         .route(
             "/favicon.ico",

@@ -24,6 +24,8 @@ pub struct PageCtx {
     pub csrf: String,
     /// A one-time notice ("Message sent").
     pub flash: Option<String>,
+    /// The folder this page shows, for live updates (`/events`).
+    pub live_folder: Option<String>,
 }
 
 impl PageCtx {
@@ -35,6 +37,7 @@ impl PageCtx {
             address: Some(user.user.address.clone()),
             csrf: user.user.csrf.clone(),
             flash: None,
+            live_folder: None,
         }
     }
 
@@ -46,6 +49,7 @@ impl PageCtx {
             address: None,
             csrf: String::new(),
             flash: None,
+            live_folder: None,
         }
     }
 

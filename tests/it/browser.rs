@@ -91,3 +91,59 @@ async fn compose_autosaves_and_attaches_in_the_browser() {
     let _ = std::fs::remove_file(path);
     browser.quit().await;
 }
+
+#[tokio::test]
+async fn new_mail_appears_in_the_open_list_and_the_title() {
+    let app = TestApp::start().await;
+    let acct = new_account("browser-live");
+    let browser = Browser::start().await;
+    let d = &browser.driver;
+    browser
+        .login(&app.base, &acct.address, &acct.password)
+        .await;
+    // Let the page's event stream connect before the other device writes.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let mut phone = Probe::connect(&acct).await;
+    phone
+        .append(
+            "INBOX",
+            "",
+            &crate::support::imap_probe::simple_message(
+                "Zoé <zoe@example.test>",
+                "Arrivé pendant la lecture",
+                "x",
+            ),
+        )
+        .await;
+    let mut seen = false;
+    for _ in 0..40 {
+        let list = d
+            .find(By::Css("main.list"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if list.contains("Arrivé pendant la lecture") {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(seen, "the list updated without a reload");
+    assert!(
+        d.title().await.unwrap().starts_with("(1) "),
+        "unread count in the tab title"
+    );
+    let count = d
+        .find(By::Css(
+            ".sidebar li[data-folder-url=\"/mail/INBOX\"] .unseen",
+        ))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(count, "1");
+    browser.quit().await;
+}

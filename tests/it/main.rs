@@ -9,6 +9,7 @@ mod browser;
 mod compose;
 mod faults;
 mod folders;
+mod live;
 mod login;
 mod mailbox;
 mod message;

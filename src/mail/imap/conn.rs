@@ -165,17 +165,9 @@ impl Conn {
                     let text = outcome.information.as_deref().unwrap_or("BYE").to_owned();
                     return Err(MailError::ConnectionLost(text));
                 }
-                Response::MailboxData(MailboxDatum::Exists(n)) => {
-                    if let Some(sel) = &mut self.selected {
-                        sel.exists = *n;
-                    }
-                    each(resp.parsed());
-                }
-                Response::Expunge(_) => {
-                    if let Some(sel) = &mut self.selected {
-                        sel.exists = sel.exists.saturating_sub(1);
-                    }
-                    each(resp.parsed());
+                r @ (Response::MailboxData(MailboxDatum::Exists(_)) | Response::Expunge(_)) => {
+                    self.track(r);
+                    each(r);
                 }
                 other => each(other),
             }
@@ -273,6 +265,106 @@ impl Conn {
             Err(_) => {
                 self.broken = true;
                 Err(MailError::Timeout)
+            }
+        }
+    }
+
+    /// Waits in IDLE (RFC 2177) until the server reports a change to the selected folder or `wait`
+    /// runs out, then ends IDLE. Returns true when something changed. Only the watcher's own
+    /// connection idles; pooled connections never do.
+    pub async fn idle(&mut self, wait: Duration) -> Result<bool, MailError> {
+        if self.broken {
+            return Err(MailError::ConnectionLost(
+                "connection already broken".into(),
+            ));
+        }
+        self.broken = true;
+        let lost = |e: &dyn std::fmt::Display| MailError::ConnectionLost(e.to_string());
+        let tag = self
+            .session
+            .run_command("IDLE")
+            .await
+            .map_err(|e| lost(&e))?;
+        let first = tokio::time::timeout(self.timeout, self.session.read_response())
+            .await
+            .map_err(|_| MailError::Timeout)?
+            .map_err(|e| lost(&e))?
+            .ok_or_else(|| MailError::ConnectionLost("closed before IDLE".into()))?;
+        match first.parsed() {
+            Response::Continue { .. } => {}
+            Response::Done { .. } => {
+                self.broken = false;
+                return Err(MailError::Refused("IDLE refused".into()));
+            }
+            _ => {}
+        }
+        let mut changed = false;
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, self.session.read_response()).await {
+                Err(_) => break,
+                Ok(Err(e)) => return Err(lost(&e)),
+                Ok(Ok(None)) => return Err(MailError::ConnectionLost("closed during IDLE".into())),
+                Ok(Ok(Some(r))) => match r.parsed() {
+                    Response::Data {
+                        status: Status::Bye,
+                        ..
+                    } => {
+                        return Err(MailError::ConnectionLost("BYE during IDLE".into()));
+                    }
+                    Response::MailboxData(MailboxDatum::Exists(_))
+                    | Response::MailboxData(MailboxDatum::Recent(_))
+                    | Response::Expunge(_)
+                    | Response::Fetch(..)
+                    | Response::Vanished { .. } => {
+                        self.track(r.parsed());
+                        changed = true;
+                        // Let a burst (a move of many messages) arrive before ending IDLE.
+                        let settle = tokio::time::Instant::now() + Duration::from_millis(50);
+                        let _ = tokio::time::timeout_at(
+                            settle.min(deadline),
+                            std::future::pending::<()>(),
+                        )
+                        .await;
+                        break;
+                    }
+                    _ => {}
+                },
+            }
+        }
+        self.session
+            .run_command_untagged("DONE")
+            .await
+            .map_err(|e| lost(&e))?;
+        loop {
+            let r = tokio::time::timeout(self.timeout, self.session.read_response())
+                .await
+                .map_err(|_| MailError::Timeout)?
+                .map_err(|e| lost(&e))?
+                .ok_or_else(|| MailError::ConnectionLost("closed after IDLE".into()))?;
+            match r.parsed() {
+                Response::Done { tag: t, .. } if *t == tag => break,
+                Response::MailboxData(MailboxDatum::Exists(_))
+                | Response::Expunge(_)
+                | Response::Fetch(..) => {
+                    self.track(r.parsed());
+                    changed = true;
+                }
+                _ => {}
+            }
+        }
+        self.broken = false;
+        self.last_used = Instant::now();
+        Ok(changed)
+    }
+
+    /// Keeps the selected folder's message count in step with EXISTS and EXPUNGE responses.
+    fn track(&mut self, r: &Response<'_>) {
+        if let Some(sel) = &mut self.selected {
+            match r {
+                Response::MailboxData(MailboxDatum::Exists(n)) => sel.exists = *n,
+                Response::Expunge(_) => sel.exists = sel.exists.saturating_sub(1),
+                _ => {}
             }
         }
     }

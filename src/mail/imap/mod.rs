@@ -8,6 +8,7 @@ pub mod conn;
 pub mod connect;
 pub mod folders;
 pub mod pool;
+pub mod watch;
 
 use imap_proto::{
     AttributeValue, MailboxDatum, MessageSection, NameAttribute, Response, SectionPath,
@@ -712,4 +713,55 @@ pub async fn overview(conn: &mut Conn) -> Result<Overview, MailError> {
         folders: list_folders(conn).await?,
         quota: quota(conn).await?,
     })
+}
+
+/// Counts of one folder (STATUS): messages, unseen, next UID.
+pub async fn folder_status(
+    conn: &mut Conn,
+    folder: &FolderName,
+) -> Result<(u32, u32, u32), MailError> {
+    let (mut messages, mut unseen, mut uidnext) = (0, 0, 0);
+    conn.command_each(
+        &format!(
+            "STATUS {} (MESSAGES UNSEEN UIDNEXT)",
+            codec::quote_mailbox(folder)
+        ),
+        |r| {
+            if let Response::MailboxData(MailboxDatum::Status { status, .. }) = r {
+                for a in status {
+                    match a {
+                        imap_proto::StatusAttribute::Messages(n) => messages = *n,
+                        imap_proto::StatusAttribute::Unseen(n) => unseen = *n,
+                        imap_proto::StatusAttribute::UidNext(n) => uidnext = *n,
+                        _ => {}
+                    }
+                }
+            }
+        },
+    )
+    .await?;
+    Ok((messages, unseen, uidnext))
+}
+
+/// Sender and subject of the messages of the selected folder from UID `from` on (at most `max`).
+pub async fn new_arrivals(
+    conn: &mut Conn,
+    folder: &FolderName,
+    from: u32,
+    max: usize,
+) -> Result<Vec<MessageSummary>, MailError> {
+    conn.select(folder).await?;
+    let mut out = Vec::new();
+    conn.command_each(&format!("UID FETCH {from}:* ({SUMMARY_ITEMS})"), |r| {
+        if let Response::Fetch(_, attrs) = r
+            && let Some(s) = summary_from_fetch(attrs)
+            && s.uid.0 >= from
+        {
+            out.push(s);
+        }
+    })
+    .await?;
+    out.sort_by_key(|s| std::cmp::Reverse(s.uid));
+    out.truncate(max);
+    Ok(out)
 }

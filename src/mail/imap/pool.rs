@@ -144,6 +144,16 @@ impl ImapPool {
         lock(&self.inner.accounts).get(key).map(|a| a.creds.clone())
     }
 
+    /// A connection of this account's own, outside the pool: for the watcher that idles on a folder,
+    /// so that waiting for news never takes a connection that page requests need.
+    pub async fn open_dedicated(&self, key: &str) -> Result<Conn, MailError> {
+        let account = lock(&self.inner.accounts)
+            .get(key)
+            .cloned()
+            .ok_or(MailError::AuthFailed)?;
+        self.open(&account.server, &account.creds).await
+    }
+
     /// Number of IMAP logins done since start (for tests and metrics).
     pub fn login_count(&self) -> u64 {
         self.inner.logins.load(Ordering::Relaxed)

@@ -1,0 +1,103 @@
+//! `GET /events?folder=F`: Server-Sent Events for an open page. Each tab listens to the inbox (for the
+//! unread count in its title and new-mail notifications) and to the folder it shows; the watchers
+//! behind them are shared by all the tabs of a session (see `mail::imap::watch`).
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use futures::{Stream, StreamExt};
+use serde::Deserialize;
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::app::AppState;
+use crate::mail::FolderName;
+use crate::mail::imap::watch::MailEvent;
+use crate::web::error::WebError;
+use crate::web::extract::CurrentUser;
+use crate::web::urls;
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new().route("/events", get(events_get))
+}
+
+#[derive(Deserialize)]
+struct EventsQuery {
+    folder: Option<String>,
+}
+
+async fn events_get(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    Query(q): Query<EventsQuery>,
+) -> Result<Response, WebError> {
+    let key = user.user.pool_key.clone();
+    let mut folders = vec![FolderName::inbox()];
+    if let Some(f) = q.folder.as_deref().and_then(FolderName::new)
+        && !f.is_inbox()
+    {
+        folders.push(f);
+    }
+    let mut receivers = Vec::new();
+    let mut known = Vec::new();
+    for f in folders {
+        let (rx, last) = state.watchers.subscribe(&key, f);
+        receivers.push(rx);
+        known.extend(last);
+    }
+    // A tab joining running watchers first gets their current state.
+    let first = futures::stream::iter(known.into_iter().map(|ev| Ok(to_sse(&ev))));
+    let stream = first.chain(events(receivers));
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response())
+}
+
+/// The events of all the receivers, as they come, until every watcher has stopped.
+fn events(
+    receivers: Vec<tokio::sync::broadcast::Receiver<MailEvent>>,
+) -> impl Stream<Item = Result<Event, Infallible>> {
+    futures::stream::unfold(receivers, |mut receivers| async move {
+        loop {
+            if receivers.is_empty() {
+                return None;
+            }
+            let (result, index, _) =
+                futures::future::select_all(receivers.iter_mut().map(|r| Box::pin(r.recv()))).await;
+            match result {
+                Ok(ev) => return Some((Ok(to_sse(&ev)), receivers)),
+                // A slow tab missed some events: the next one carries the current counts anyway.
+                Err(RecvError::Lagged(_)) => continue,
+                Err(RecvError::Closed) => {
+                    receivers.remove(index);
+                }
+            }
+        }
+    })
+}
+
+fn to_sse(ev: &MailEvent) -> Event {
+    let arrived: Vec<serde_json::Value> = ev
+        .arrived
+        .iter()
+        .map(|m| {
+            serde_json::json!({
+                "from": if m.from.is_empty() { &m.from_address } else { &m.from },
+                "subject": m.subject,
+                "url": urls::message(&ev.folder, m.uid),
+            })
+        })
+        .collect();
+    let data = serde_json::json!({
+        "folder": ev.folder.as_str(),
+        "url": urls::folder(&ev.folder),
+        "messages": ev.messages,
+        "unseen": ev.unseen,
+        "arrived": arrived,
+    });
+    Event::default().event("mail").data(data.to_string())
+}
