@@ -161,3 +161,6 @@ search-before = Before
 search-clear = Clear
 search-nothing = No message matches.
 notifications-enable = Notify me of new mail
+view-threads = Show conversations
+view-list = Show as a list
+page-position-threads = Page { $page } of { $pages } ({ $total } conversations)

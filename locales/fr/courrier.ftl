@@ -161,3 +161,6 @@ search-before = Avant le
 search-clear = Effacer
 search-nothing = Aucun message ne correspond.
 notifications-enable = Me prévenir des nouveaux messages
+view-threads = Afficher les conversations
+view-list = Afficher en liste
+page-position-threads = Page { $page } sur { $pages } ({ $total } conversations)

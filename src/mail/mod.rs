@@ -13,6 +13,7 @@ pub mod outbox;
 pub mod parse;
 pub mod sanitize;
 pub mod smtp;
+pub mod thread;
 
 use std::fmt;
 

@@ -108,14 +108,7 @@ pub fn parse_for_compose(raw: &[u8]) -> ComposeSource {
         };
     };
     let ids = |v: &mail_parser::HeaderValue| -> Vec<String> {
-        match v {
-            mail_parser::HeaderValue::Text(t) => vec![format!("<{}>", t.trim_matches(['<', '>']))],
-            mail_parser::HeaderValue::TextList(l) => l
-                .iter()
-                .map(|t| format!("<{}>", t.trim_matches(['<', '>'])))
-                .collect(),
-            _ => vec![],
-        }
+        bare_ids(v).into_iter().map(|i| format!("<{i}>")).collect()
     };
     let body_ids: Vec<u32> = msg
         .text_body
@@ -152,6 +145,38 @@ pub fn parse_for_compose(raw: &[u8]) -> ComposeSource {
         attachments,
         view,
     }
+}
+
+/// Message identifiers of a header value, without angle brackets.
+fn bare_ids(v: &mail_parser::HeaderValue) -> Vec<String> {
+    match v {
+        mail_parser::HeaderValue::Text(t) => vec![t.trim_matches(['<', '>']).to_owned()],
+        mail_parser::HeaderValue::TextList(l) => l
+            .iter()
+            .map(|t| t.trim_matches(['<', '>']).to_owned())
+            .collect(),
+        _ => vec![],
+    }
+}
+
+/// Message-ID, references (References, then In-Reply-To if not already there) and date of a header
+/// block, for threading.
+pub fn thread_headers(raw: &[u8]) -> (Option<String>, Vec<String>, Option<i64>) {
+    let Some(msg) = MessageParser::default().parse_headers(raw) else {
+        return (None, vec![], None);
+    };
+    let mut refs = bare_ids(msg.references());
+    for r in bare_ids(msg.in_reply_to()) {
+        if !refs.contains(&r) {
+            refs.push(r);
+        }
+    }
+    (
+        msg.message_id()
+            .map(|i| i.trim_matches(['<', '>']).to_owned()),
+        refs,
+        msg.date().map(|d| d.to_timestamp()),
+    )
 }
 
 /// Parses a whole message.

@@ -40,6 +40,10 @@ struct Row {
     flagged: bool,
     answered: bool,
     attachment: bool,
+    /// Reply depth in the conversation view (0 in the list).
+    depth: usize,
+    /// First message of a conversation (the view draws a separator above it).
+    thread_start: bool,
 }
 
 #[derive(Template)]
@@ -54,6 +58,8 @@ struct MailboxPage {
     older_url: Option<String>,
     actions_url: String,
     back_url: String,
+    threaded: bool,
+    view_toggle_url: String,
     search_url: String,
     searching: bool,
     q: String,
@@ -85,6 +91,16 @@ struct PageQuery {
     attachments: Option<String>,
     since: Option<String>,
     before: Option<String>,
+    view: Option<String>,
+}
+
+/// Conversations are built over this many of the newest messages of a folder.
+const THREAD_WINDOW: u32 = 2000;
+
+/// A folder page's content: the message list, or conversations.
+enum Listing {
+    Flat(ListPage),
+    Threads(imap::ThreadPage),
 }
 
 impl PageQuery {
@@ -219,18 +235,51 @@ async fn mailbox_get(
         .saturating_sub(1);
     let page_size = state.config.page_size;
     let query = q.list_query();
+    let threaded = q.view.as_deref() == Some("threads");
     let f = folder.clone();
     let lq = query.clone();
-    let (folders, list) = user
+    let (folders, listing) = user
         .imap(Retry::Safe, move |c| {
             let (f, lq) = (f.clone(), lq.clone());
             Box::pin(async move {
                 let folders = imap::overview(c).await?;
-                let list = imap::list_query(c, &f, &lq, page, page_size).await?;
-                Ok((folders, list))
+                let listing = if threaded {
+                    Listing::Threads(
+                        imap::thread_page(c, &f, page, page_size, THREAD_WINDOW).await?,
+                    )
+                } else {
+                    Listing::Flat(imap::list_query(c, &f, &lq, page, page_size).await?)
+                };
+                Ok((folders, listing))
             })
         })
         .await?;
+    let (list, threads) = match listing {
+        Listing::Flat(l) => (l, None),
+        Listing::Threads(t) => (
+            ListPage {
+                folder: folder.clone(),
+                total: t.total_threads,
+                page: t.page,
+                page_size: t.page_size,
+                messages: vec![],
+            },
+            Some(t),
+        ),
+    };
+    // In the conversation view, the view itself is what the links keep (sorting and searching
+    // apply to the list).
+    let params = |p: u32| {
+        if threaded {
+            let mut v = vec![("view", "threads".to_owned())];
+            if p > 0 {
+                v.push(("page", (p + 1).to_string()));
+            }
+            v
+        } else {
+            list_params(&query, p)
+        }
+    };
     let lang = user.lang;
     let title = folder_title(lang, &folders.folders, &folder);
     let mut ctx = PageCtx::user(&user, title.clone());
@@ -240,7 +289,13 @@ async fn mailbox_get(
     let view = MailboxPage {
         ctx,
         actions_url: urls::actions(&folder),
-        back_url: urls::folder_with(&folder, &list_params(&query, list.page)),
+        back_url: urls::folder_with(&folder, &params(list.page)),
+        threaded,
+        view_toggle_url: if threaded {
+            urls::folder(&folder)
+        } else {
+            urls::folder_with(&folder, &[("view", "threads".to_owned())])
+        },
         search_url: urls::folder(&folder),
         searching: !query.search.is_empty(),
         q: query.search.text.clone(),
@@ -271,53 +326,83 @@ async fn mailbox_get(
         ),
         sidebar: sidebar(lang, &folders, &folder),
         folder_title: title,
-        rows: rows(&user, &list),
+        rows: match &threads {
+            Some(t) => thread_rows(&user, &folder, t),
+            None => rows(&user, &list),
+        },
         position: lang.t_args(
-            "page-position",
+            if threaded {
+                "page-position-threads"
+            } else {
+                "page-position"
+            },
             &[
                 ("page", (list.page + 1).to_string()),
                 ("pages", list.page_count().to_string()),
                 ("total", list.total.to_string()),
             ],
         ),
-        newer_url: (list.page > 0)
-            .then(|| urls::folder_with(&folder, &list_params(&query, list.page - 1))),
+        newer_url: (list.page > 0).then(|| urls::folder_with(&folder, &params(list.page - 1))),
         older_url: (list.page + 1 < list.page_count())
-            .then(|| urls::folder_with(&folder, &list_params(&query, list.page + 1))),
+            .then(|| urls::folder_with(&folder, &params(list.page + 1))),
     };
     Ok(render(&view))
 }
 
 fn rows(user: &CurrentUser, list: &ListPage) -> Vec<Row> {
-    let lang = user.lang;
     let now = chrono::Utc::now().timestamp();
     list.messages
         .iter()
-        .map(|m| Row {
-            uid: m.uid.0,
-            url: urls::message(&list.folder, m.uid),
-            from: if m.from.is_empty() {
-                m.from_address.clone()
-            } else {
-                m.from.clone()
-            },
-            from_address: m.from_address.clone(),
-            subject: if m.subject.trim().is_empty() {
-                lang.t("no-subject")
-            } else {
-                m.subject.clone()
-            },
-            date: m
-                .date
-                .map(|d| lang.format_list_date(d, now))
-                .unwrap_or_default(),
-            size: lang.format_size(m.size as u64),
-            unread: !m.flags.seen,
-            flagged: m.flags.flagged,
-            answered: m.flags.answered,
-            attachment: m.has_attachment,
+        .map(|m| row(user.lang, now, &list.folder, m, 0, false))
+        .collect()
+}
+
+fn thread_rows(user: &CurrentUser, folder: &FolderName, page: &imap::ThreadPage) -> Vec<Row> {
+    let now = chrono::Utc::now().timestamp();
+    page.threads
+        .iter()
+        .flat_map(|t| {
+            t.iter()
+                .enumerate()
+                .map(move |(i, (m, depth))| row(user.lang, now, folder, m, (*depth).min(6), i == 0))
         })
         .collect()
+}
+
+fn row(
+    lang: crate::i18n::Lang,
+    now: i64,
+    folder: &FolderName,
+    m: &crate::mail::MessageSummary,
+    depth: usize,
+    thread_start: bool,
+) -> Row {
+    Row {
+        uid: m.uid.0,
+        url: urls::message(folder, m.uid),
+        from: if m.from.is_empty() {
+            m.from_address.clone()
+        } else {
+            m.from.clone()
+        },
+        from_address: m.from_address.clone(),
+        subject: if m.subject.trim().is_empty() {
+            lang.t("no-subject")
+        } else {
+            m.subject.clone()
+        },
+        date: m
+            .date
+            .map(|d| lang.format_list_date(d, now))
+            .unwrap_or_default(),
+        size: lang.format_size(m.size as u64),
+        unread: !m.flags.seen,
+        flagged: m.flags.flagged,
+        answered: m.flags.answered,
+        attachment: m.has_attachment,
+        depth,
+        thread_start,
+    }
 }
 
 /// `POST /mail/{folder}/actions`: the toolbar of the list and of the message page.

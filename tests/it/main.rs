@@ -15,3 +15,4 @@ mod mailbox;
 mod message;
 mod pool;
 mod search;
+mod threads;

@@ -765,3 +765,111 @@ pub async fn new_arrivals(
     out.truncate(max);
     Ok(out)
 }
+
+/// One page of conversations of a folder.
+#[derive(Clone, Debug)]
+pub struct ThreadPage {
+    /// Each conversation's messages in reading order, with their reply depth.
+    pub threads: Vec<Vec<(MessageSummary, usize)>>,
+    pub total_threads: u32,
+    pub page: u32,
+    pub page_size: u32,
+    /// How many of the newest messages were threaded (the folder may hold more).
+    pub window: u32,
+    pub folder_total: u32,
+}
+
+/// Conversations among the newest `window` messages of the folder, most recently active first.
+pub async fn thread_page(
+    conn: &mut Conn,
+    folder: &FolderName,
+    page: u32,
+    page_size: u32,
+    window: u32,
+) -> Result<ThreadPage, MailError> {
+    let sel = conn.select(folder).await?;
+    let mut inputs = Vec::new();
+    if sel.exists > 0 {
+        let lo = sel.exists.saturating_sub(window.max(1) - 1).max(1);
+        let cmd = format!(
+            "FETCH {lo}:{} (UID INTERNALDATE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID IN-REPLY-TO REFERENCES DATE)])",
+            sel.exists
+        );
+        conn.command_each(&cmd, |r| {
+            let Response::Fetch(_, attrs) = r else { return };
+            let mut uid = None;
+            let mut internal = 0;
+            let mut headers: &[u8] = b"";
+            for a in attrs {
+                match a {
+                    AttributeValue::Uid(u) => uid = Some(Uid(*u)),
+                    AttributeValue::InternalDate(d) => {
+                        internal = chrono::DateTime::parse_from_str(d, "%d-%b-%Y %H:%M:%S %z")
+                            .map(|d| d.timestamp())
+                            .unwrap_or(0)
+                    }
+                    AttributeValue::BodySection { data: Some(d), .. } => headers = d.as_ref(),
+                    _ => {}
+                }
+            }
+            if let Some(uid) = uid {
+                let (message_id, references, date) = parse::thread_headers(headers);
+                inputs.push(crate::mail::thread::ThreadInput {
+                    uid,
+                    message_id,
+                    references,
+                    date: date.unwrap_or(internal),
+                });
+            }
+        })
+        .await?;
+    }
+    let all = crate::mail::thread::build(&inputs);
+    let page_size = page_size.max(1);
+    let total_threads = all.len() as u32;
+    let pages = total_threads.div_ceil(page_size).max(1);
+    let page = page.min(pages - 1);
+    let shown: Vec<_> = all
+        .into_iter()
+        .skip((page * page_size) as usize)
+        .take(page_size as usize)
+        .collect();
+    let uids: Vec<Uid> = shown
+        .iter()
+        .flat_map(|t| t.members.iter().map(|m| m.0))
+        .collect();
+    let mut by_uid = std::collections::HashMap::new();
+    if !uids.is_empty() {
+        let set = uids
+            .iter()
+            .map(|u| u.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        conn.command_each(&format!("UID FETCH {set} ({SUMMARY_ITEMS})"), |r| {
+            if let Response::Fetch(_, attrs) = r
+                && let Some(s) = summary_from_fetch(attrs)
+            {
+                by_uid.insert(s.uid, s);
+            }
+        })
+        .await?;
+    }
+    let threads = shown
+        .into_iter()
+        .map(|t| {
+            t.members
+                .into_iter()
+                .filter_map(|(u, d)| by_uid.remove(&u).map(|s| (s, d)))
+                .collect::<Vec<_>>()
+        })
+        .filter(|t| !t.is_empty())
+        .collect();
+    Ok(ThreadPage {
+        threads,
+        total_threads,
+        page,
+        page_size,
+        window,
+        folder_total: sel.exists,
+    })
+}
