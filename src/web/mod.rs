@@ -9,6 +9,7 @@ pub mod extract;
 pub mod folders;
 pub mod mailbox;
 pub mod message;
+pub mod search;
 pub mod security;
 pub mod settings;
 pub mod urls;
@@ -71,6 +72,7 @@ pub fn routes(state: AppState) -> Router {
         .merge(settings::routes())
         .merge(folders::routes())
         .merge(events::routes())
+        .merge(search::routes())
         .route("/static/{*path}", axum::routing::get(assets::get))
         .route(
             "/favicon.ico",

@@ -17,6 +17,7 @@ pub const LOGOUT: &str = "/logout";
 pub const COMPOSE: &str = "/compose";
 pub const SETTINGS: &str = "/settings";
 pub const FOLDERS: &str = "/folders";
+pub const SEARCH: &str = "/search";
 
 fn seg(s: &str) -> String {
     utf8_percent_encode(s, SEGMENT).to_string()

@@ -209,3 +209,65 @@ async fn attachment_filter_and_paged_results() {
     assert_eq!(with.len(), 1);
     assert!(with[0].contains("ATTACH-3b8e"));
 }
+
+#[tokio::test]
+async fn search_across_all_folders() {
+    let app = TestApp::start().await;
+    let acct = new_account("search-all");
+    let mut probe = Probe::connect(&acct).await;
+    probe.create("Projets/Été").await;
+    probe
+        .append(
+            "INBOX",
+            "",
+            &message(
+                "a@example.test",
+                "Projet Lune : budget",
+                "Mon, 2 Feb 2026 10:00:00 +0000",
+                "x",
+                "",
+            ),
+        )
+        .await;
+    probe
+        .append(
+            "Projets/Été",
+            "",
+            &message(
+                "b@example.test",
+                "Compte rendu",
+                "Tue, 3 Feb 2026 10:00:00 +0000",
+                "le projet lune avance",
+                "",
+            ),
+        )
+        .await;
+    probe
+        .append(
+            "Archive",
+            "",
+            &message(
+                "c@example.test",
+                "Sans rapport",
+                "Wed, 4 Feb 2026 10:00:00 +0000",
+                "rien",
+                "",
+            ),
+        )
+        .await;
+    app.login(&acct).await;
+    let page = app.page("/search?q=lune").await;
+    let found = subjects(&page);
+    assert_eq!(
+        found,
+        ["Compte rendu", "Projet Lune : budget"],
+        "newest first, every folder"
+    );
+    let text = html_escape::decode_html_entities(&page).into_owned();
+    assert!(text.contains(">Été</a>"), "the folder of each hit is shown");
+    assert!(
+        page.contains("href=\"/mail/Projets%2F%C3%89t%C3%A9/1\""),
+        "hits open in their folder"
+    );
+    assert!(!text.contains("Sans rapport"));
+}

@@ -873,3 +873,47 @@ pub async fn thread_page(
         folder_total: sel.exists,
     })
 }
+
+/// Searches every selectable folder; returns at most `cap` hits, newest first, with their folder.
+pub async fn search_all(
+    conn: &mut Conn,
+    search: &Search,
+    cap: usize,
+) -> Result<Vec<(FolderName, MessageSummary)>, MailError> {
+    let folders = list_folders(conn).await?;
+    let literal_plus = conn.has_capability("LITERAL+");
+    let criteria = search_criteria(search, literal_plus);
+    let mut hits = Vec::new();
+    for f in folders.iter().filter(|f| f.selectable) {
+        conn.select(&f.name).await?;
+        let mut uids: Vec<u32> = Vec::new();
+        conn.command_each(&format!("UID SEARCH CHARSET UTF-8 {criteria}"), |r| {
+            if let Response::MailboxData(MailboxDatum::Search(v)) = r {
+                uids.extend(v.iter().copied());
+            }
+        })
+        .await?;
+        // The newest of each folder first, so the cap keeps recent mail.
+        uids.sort_unstable_by(|a, b| b.cmp(a));
+        uids.truncate(cap);
+        if uids.is_empty() {
+            continue;
+        }
+        let set = uids
+            .iter()
+            .map(|u| u.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        conn.command_each(&format!("UID FETCH {set} ({SUMMARY_ITEMS})"), |r| {
+            if let Response::Fetch(_, attrs) = r
+                && let Some(s) = summary_from_fetch(attrs)
+            {
+                hits.push((f.name.clone(), s));
+            }
+        })
+        .await?;
+    }
+    hits.sort_by_key(|(_, s)| std::cmp::Reverse(s.date.unwrap_or(0)));
+    hits.truncate(cap);
+    Ok(hits)
+}

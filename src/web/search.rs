@@ -1,0 +1,159 @@
+//! `GET /search`: the same search as in a folder, across every folder, newest first.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::Query;
+use axum::response::Response;
+use axum::routing::get;
+use serde::Deserialize;
+
+use crate::app::AppState;
+use crate::mail::imap::{self, Retry};
+use crate::mail::{FolderName, Search};
+use crate::web::error::WebError;
+use crate::web::extract::CurrentUser;
+use crate::web::urls;
+use crate::web::view::{PageCtx, Sidebar, display_name, render, sidebar};
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new().route(urls::SEARCH, get(search_get))
+}
+
+/// Hits kept across all folders (the most recent ones).
+const CAP: usize = 500;
+const PAGE: usize = 50;
+
+struct Row {
+    url: String,
+    from: String,
+    subject: String,
+    folder: String,
+    folder_url: String,
+    date: String,
+    unread: bool,
+}
+
+#[derive(Template)]
+#[template(path = "search.html")]
+struct SearchPage {
+    ctx: PageCtx,
+    sidebar: Sidebar,
+    q: String,
+    f_unread: bool,
+    f_flagged: bool,
+    f_attachments: bool,
+    rows: Vec<Row>,
+    position: String,
+    newer_url: Option<String>,
+    older_url: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct SearchQuery {
+    q: Option<String>,
+    unread: Option<String>,
+    flagged: Option<String>,
+    attachments: Option<String>,
+    page: Option<u32>,
+}
+
+async fn search_get(
+    user: CurrentUser,
+    Query(sq): Query<SearchQuery>,
+) -> Result<Response, WebError> {
+    let search = Search {
+        text: sq.q.clone().unwrap_or_default().chars().take(200).collect(),
+        unread: sq.unread.is_some(),
+        flagged: sq.flagged.is_some(),
+        attachments: sq.attachments.is_some(),
+        since: None,
+        before: None,
+    };
+    let s = search.clone();
+    let (overview, hits) = user
+        .imap(Retry::Safe, move |c| {
+            let s = s.clone();
+            Box::pin(async move {
+                let overview = imap::overview(c).await?;
+                let hits = if s.is_empty() {
+                    vec![]
+                } else {
+                    imap::search_all(c, &s, CAP).await?
+                };
+                Ok((overview, hits))
+            })
+        })
+        .await?;
+    let lang = user.lang;
+    let now = chrono::Utc::now().timestamp();
+    let pages = hits.len().div_ceil(PAGE).max(1);
+    let page = (sq.page.unwrap_or(1).max(1) as usize - 1).min(pages - 1);
+    let label = |f: &FolderName| {
+        overview
+            .folders
+            .iter()
+            .find(|x| &x.name == f)
+            .map(|x| display_name(lang, x))
+            .unwrap_or_else(|| f.to_string())
+    };
+    let rows = hits
+        .iter()
+        .skip(page * PAGE)
+        .take(PAGE)
+        .map(|(f, m)| Row {
+            url: urls::message(f, m.uid),
+            from: if m.from.is_empty() {
+                m.from_address.clone()
+            } else {
+                m.from.clone()
+            },
+            subject: if m.subject.trim().is_empty() {
+                lang.t("no-subject")
+            } else {
+                m.subject.clone()
+            },
+            folder: label(f),
+            folder_url: urls::folder(f),
+            date: m
+                .date
+                .map(|d| lang.format_list_date(d, now))
+                .unwrap_or_default(),
+            unread: !m.flags.seen,
+        })
+        .collect();
+    let link = |p: usize| {
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        q.append_pair("q", &search.text);
+        for (on, k) in [
+            (search.unread, "unread"),
+            (search.flagged, "flagged"),
+            (search.attachments, "attachments"),
+        ] {
+            if on {
+                q.append_pair(k, "1");
+            }
+        }
+        q.append_pair("page", &(p + 1).to_string());
+        format!("{}?{}", urls::SEARCH, q.finish())
+    };
+    Ok(render(&SearchPage {
+        ctx: PageCtx::user(&user, lang.t("search-all-title")),
+        sidebar: sidebar(lang, &overview, &FolderName::inbox()),
+        q: search.text.clone(),
+        f_unread: search.unread,
+        f_flagged: search.flagged,
+        f_attachments: search.attachments,
+        position: lang.t_args(
+            "search-capped",
+            &[
+                ("page", (page + 1).to_string()),
+                ("pages", pages.to_string()),
+                ("total", hits.len().to_string()),
+                ("cap", CAP.to_string()),
+            ],
+        ),
+        newer_url: (page > 0).then(|| link(page - 1)),
+        older_url: (page + 1 < pages).then(|| link(page + 1)),
+        rows,
+    }))
+}
