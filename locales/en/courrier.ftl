@@ -170,3 +170,4 @@ search-all-placeholder = Search in all folders
 search-everywhere = All folders
 col-folder = Folder
 search-capped = Page { $page } of { $pages } ({ $total } messages, the most recent { $cap } at most)
+act-select-page = Select all on this page

@@ -170,3 +170,4 @@ search-all-placeholder = Rechercher dans tous les dossiers
 search-everywhere = Tous les dossiers
 col-folder = Dossier
 search-capped = Page { $page } sur { $pages } ({ $total } messages, au plus les { $cap } plus récents)
+act-select-page = Tout sélectionner sur cette page

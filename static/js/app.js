@@ -5,6 +5,17 @@
 // - for new mail, shows a desktop notification if the user allowed them.
 (function () {
   "use strict";
+  // "Select all on this page": a checkbox that only makes sense with a script.
+  document.addEventListener("change", function (e) {
+    if (e.target && e.target.id === "select-page") {
+      document.querySelectorAll('#list-form input[name="uid"]').forEach(function (c) {
+        c.checked = e.target.checked;
+      });
+    }
+  });
+  var all = document.getElementById("select-page");
+  if (all) { all.hidden = false; }
+
   var folder = document.body.dataset.liveFolder;
   if (!folder || !window.EventSource) { return; }
   var baseTitle = document.body.dataset.title || document.title;
@@ -33,10 +44,17 @@
         var doc = new DOMParser().parseFromString(html, "text/html");
         var fresh = doc.querySelector("main.list");
         var current = document.querySelector("main.list");
-        if (fresh && current) { current.replaceWith(fresh); }
+        if (fresh && current) {
+          current.replaceWith(fresh);
+          var box = document.getElementById("select-page");
+          if (box) { box.hidden = false; }
+        }
       });
   }
 
+  // The first event of each folder is its state when the stream opened, which the page usually
+  // already shows: it updates counts and reloads the list only if the count differs.
+  var heard = {};
   var source = new EventSource("/events?folder=" + encodeURIComponent(folder));
   source.addEventListener("mail", function (e) {
     var ev;
@@ -45,7 +63,14 @@
     if (ev.folder === "INBOX") {
       document.title = (ev.unseen > 0 ? "(" + ev.unseen + ") " : "") + baseTitle;
     }
-    if (ev.url === here) { reloadList(); }
+    var first = !heard[ev.url];
+    heard[ev.url] = true;
+    if (ev.url === here) {
+      var main = document.querySelector("main.list");
+      var shown = main && main.dataset.messages;
+      // A first event still reloads if the page was rendered before a change it reports.
+      if (!first || (shown !== undefined && Number(shown) !== ev.messages)) { reloadList(); }
+    }
     if (ev.arrived && ev.arrived.length && window.Notification && Notification.permission === "granted") {
       ev.arrived.forEach(function (m) {
         var n = new Notification(m.from, { body: m.subject, tag: m.url });

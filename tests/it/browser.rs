@@ -147,3 +147,51 @@ async fn new_mail_appears_in_the_open_list_and_the_title() {
     assert_eq!(count, "1");
     browser.quit().await;
 }
+
+#[tokio::test]
+async fn select_all_on_the_page_then_act() {
+    let app = TestApp::start().await;
+    let acct = new_account("browser-select");
+    let mut phone = Probe::connect(&acct).await;
+    for i in 0..3 {
+        phone
+            .append(
+                "INBOX",
+                "",
+                &crate::support::imap_probe::simple_message(
+                    "a@example.test",
+                    &format!("À lire {i}"),
+                    "x",
+                ),
+            )
+            .await;
+    }
+    let browser = Browser::start().await;
+    let d = &browser.driver;
+    browser
+        .login(&app.base, &acct.address, &acct.password)
+        .await;
+    d.find(By::Id("select-page"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    d.find(By::Css("button[name=action][value=read]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    d.query(By::Id("flash"))
+        .first()
+        .await
+        .expect("a notice after the action");
+    for uid in 1..=3 {
+        assert!(
+            phone.flags("INBOX", uid).await.contains("\\Seen"),
+            "message {uid} read"
+        );
+    }
+    browser.quit().await;
+}
