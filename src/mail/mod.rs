@@ -11,6 +11,7 @@ pub mod imap;
 pub mod net;
 pub mod outbox;
 pub mod parse;
+pub mod pop3;
 pub mod sanitize;
 pub mod smtp;
 pub mod thread;
@@ -50,6 +51,9 @@ pub enum MailError {
     /// Too many connections are open already (per user or in total).
     #[error("too many connections to the mail server")]
     Busy,
+    /// The POP3 maildrop is locked by another session (RFC 2449 `[IN-USE]`).
+    #[error("the mailbox is in use by another program")]
+    InUse,
 }
 
 impl MailError {

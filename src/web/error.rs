@@ -51,7 +51,8 @@ impl From<MailError> for WebError {
             | MailError::Tls(_)
             | MailError::ConnectionLost(_)
             | MailError::Timeout
-            | MailError::Busy => WebError::Unavailable(e.to_string()),
+            | MailError::Busy
+            | MailError::InUse => WebError::Unavailable(e.to_string()),
             MailError::Refused(m) => WebError::Internal(format!("server refused: {m}")),
         }
     }

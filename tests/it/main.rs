@@ -14,5 +14,6 @@ mod login;
 mod mailbox;
 mod message;
 mod pool;
+mod pop3;
 mod search;
 mod threads;

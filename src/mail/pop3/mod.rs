@@ -1,0 +1,3 @@
+//! POP3 accounts: the protocol client. (Downloading into Courrier's own store comes on top of it.)
+
+pub mod client;
