@@ -8,6 +8,7 @@
 pub mod account;
 pub mod compose;
 pub mod imap;
+pub mod local;
 pub mod net;
 pub mod outbox;
 pub mod parse;

@@ -118,3 +118,162 @@ async fn a_second_session_is_told_the_maildrop_is_in_use() {
     let again = open(&acct, POP3S, Security::Tls).await.unwrap();
     again.quit().await.unwrap();
 }
+
+mod download {
+    use super::*;
+    use courrier::mail::FolderName;
+    use courrier::mail::local::LocalStore;
+    use courrier::mail::pop3::sync::{SyncOptions, sync};
+
+    use crate::support::proxy::FaultProxy;
+
+    struct Setup {
+        acct: Account,
+        probe: Probe,
+        dir: std::path::PathBuf,
+        store: LocalStore,
+    }
+
+    impl Setup {
+        async fn new(tag: &str, n: usize) -> Setup {
+            let acct = new_account(tag);
+            let mut probe = Probe::connect(&acct).await;
+            for i in 0..n {
+                probe
+                    .append(
+                        "INBOX",
+                        "",
+                        &simple_message(
+                            "a@example.test",
+                            &format!("POP {i}"),
+                            &"texte ".repeat(200),
+                        ),
+                    )
+                    .await;
+            }
+            let dir = std::env::temp_dir().join(format!("courrier-pop-{}", rand::random::<u64>()));
+            let store = LocalStore::new(dir.join("Maildir"));
+            Setup {
+                acct,
+                probe,
+                dir,
+                store,
+            }
+        }
+
+        fn ledger(&self) -> std::path::PathBuf {
+            self.dir.join("ledger.toml")
+        }
+
+        async fn run(&self, opts: SyncOptions) -> courrier::mail::pop3::sync::SyncReport {
+            let pop = open(&self.acct, POP3S, Security::Tls).await.unwrap();
+            sync(pop, &self.store, &self.ledger(), opts).await.unwrap()
+        }
+
+        async fn local(&self) -> usize {
+            self.store.count(&FolderName::inbox()).await.unwrap()
+        }
+    }
+
+    const DAY: i64 = 86_400;
+
+    fn keep(days: Option<u32>, now: i64) -> SyncOptions {
+        SyncOptions {
+            keep_copy: true,
+            delete_after_days: days,
+            now,
+        }
+    }
+
+    #[tokio::test]
+    async fn keep_a_copy_downloads_once_and_leaves_the_server_alone() {
+        let mut s = Setup::new("pop-keep", 5).await;
+        let r = s.run(keep(None, 1_000 * DAY)).await;
+        assert_eq!((r.downloaded, r.deleted_on_server), (5, 0));
+        assert_eq!(s.local().await, 5);
+        assert_eq!(s.probe.uids("INBOX").await.len(), 5, "still on the server");
+        let r = s.run(keep(None, 1_000 * DAY)).await;
+        assert_eq!(r.downloaded, 0, "tracked by UIDL: never twice");
+        assert_eq!(s.local().await, 5);
+        s.probe
+            .append(
+                "INBOX",
+                "",
+                &simple_message("a@example.test", "Nouveau", "x"),
+            )
+            .await;
+        assert_eq!(s.run(keep(None, 1_000 * DAY)).await.downloaded, 1);
+        assert_eq!(s.local().await, 6);
+    }
+
+    #[tokio::test]
+    async fn without_a_copy_the_server_is_emptied_after_the_local_copy_is_safe() {
+        let mut s = Setup::new("pop-nokeep", 4).await;
+        let r = s
+            .run(SyncOptions {
+                keep_copy: false,
+                delete_after_days: None,
+                now: 0,
+            })
+            .await;
+        assert_eq!((r.downloaded, r.deleted_on_server), (4, 4));
+        assert_eq!(s.local().await, 4);
+        assert!(s.probe.uids("INBOX").await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn delete_after_n_days_counts_from_the_download() {
+        let mut s = Setup::new("pop-days", 3).await;
+        let day0 = 20_000 * DAY;
+        s.run(keep(Some(7), day0)).await;
+        assert_eq!(s.probe.uids("INBOX").await.len(), 3);
+        let r = s.run(keep(Some(7), day0 + 6 * DAY)).await;
+        assert_eq!(r.deleted_on_server, 0, "not yet");
+        assert_eq!(s.probe.uids("INBOX").await.len(), 3);
+        let r = s.run(keep(Some(7), day0 + 7 * DAY)).await;
+        assert_eq!(r.deleted_on_server, 3);
+        assert!(s.probe.uids("INBOX").await.is_empty());
+        assert_eq!(s.local().await, 3, "the local copies stay");
+    }
+
+    #[tokio::test]
+    async fn a_connection_cut_mid_download_loses_nothing_and_duplicates_nothing() {
+        let mut s = Setup::new("pop-cut", 6).await;
+        let proxy = FaultProxy::start_to(POP3).await;
+        // Past the greeting, login and UIDL, inside the third or so RETR.
+        proxy.cut_next_response_after(3_000);
+        let tls = tls_settings(Some(&stack().ca_file)).unwrap();
+        let server = Server {
+            host: "127.0.0.1".into(),
+            port: proxy.port,
+            security: Security::None,
+        };
+        let creds = Credentials::new(s.acct.address.clone(), s.acct.password.clone());
+        let pop = client::connect(&server, &tls, &creds, Duration::from_secs(10))
+            .await
+            .unwrap();
+        let opts = SyncOptions {
+            keep_copy: false,
+            delete_after_days: None,
+            now: 0,
+        };
+        let cut = sync(pop, &s.store, &s.ledger(), opts).await;
+        assert!(cut.is_err(), "the cut is reported");
+        assert_eq!(proxy.fired(), 1);
+        let partial = s.local().await;
+        assert!(partial < 6, "cut before the end ({partial})");
+        assert_eq!(
+            s.probe.uids("INBOX").await.len(),
+            6,
+            "nothing deleted on the server without QUIT"
+        );
+        let r = s.run(opts).await;
+        assert_eq!(
+            r.downloaded,
+            6 - partial,
+            "the rest, not the ones already safe"
+        );
+        assert_eq!(s.local().await, 6, "each message exactly once");
+        assert!(s.probe.uids("INBOX").await.is_empty());
+    }
+}

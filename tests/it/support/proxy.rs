@@ -34,6 +34,11 @@ pub struct FaultProxy {
 
 impl FaultProxy {
     pub async fn start() -> FaultProxy {
+        Self::start_to(IMAP_PORT).await
+    }
+
+    /// A proxy in front of another port of the stack (POP3).
+    pub async fn start_to(target: u16) -> FaultProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let faults = Arc::new(Faults::default());
@@ -49,7 +54,7 @@ impl FaultProxy {
                 }
                 let f = f.clone();
                 tokio::spawn(async move {
-                    let Ok(server) = TcpStream::connect(("127.0.0.1", IMAP_PORT)).await else {
+                    let Ok(server) = TcpStream::connect(("127.0.0.1", target)).await else {
                         return;
                     };
                     relay(client, server, f).await;
