@@ -318,14 +318,9 @@ impl Conn {
                     | Response::Fetch(..)
                     | Response::Vanished { .. } => {
                         self.track(r.parsed());
+                        // No waiting for more: Dovecot already gathers changes for 500 ms before
+                        // telling idling clients, and what comes after DONE is read below.
                         changed = true;
-                        // Let a burst (a move of many messages) arrive before ending IDLE.
-                        let settle = tokio::time::Instant::now() + Duration::from_millis(50);
-                        let _ = tokio::time::timeout_at(
-                            settle.min(deadline),
-                            std::future::pending::<()>(),
-                        )
-                        .await;
                         break;
                     }
                     _ => {}
