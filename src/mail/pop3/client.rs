@@ -345,7 +345,20 @@ mod tests {
     }
 
     fn tls() -> TlsSettings {
-        crate::config::tls_settings(None).unwrap()
+        let roots = rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        TlsSettings {
+            config: std::sync::Arc::new(config),
+            extra_ca_pem: None,
+        }
     }
 
     #[tokio::test]
