@@ -89,20 +89,6 @@ async fn folders_get(user: CurrentUser) -> Result<Response, WebError> {
     }))
 }
 
-/// The posted form, its token checked.
-fn form(user: &CurrentUser, body: &Bytes) -> Result<Vec<(String, String)>, WebError> {
-    let pairs: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
-    let ok = pairs
-        .iter()
-        .any(|(k, v)| k == "csrf" && *v == user.user.csrf);
-    if !ok {
-        return Err(WebError::BadRequest(
-            "folder form without a valid token".into(),
-        ));
-    }
-    Ok(pairs)
-}
-
 fn field<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
     pairs
         .iter()
@@ -168,7 +154,7 @@ fn split<T>(r: Result<T, FolderError>) -> Result<Result<T, FolderError>, crate::
 }
 
 async fn create_post(user: CurrentUser, body: Bytes) -> Result<Response, WebError> {
-    let pairs = form(&user, &body)?;
+    let pairs = user.checked_form(&body)?;
     let name = field(&pairs, "name").to_owned();
     let parent = FolderName::new(field(&pairs, "parent"));
     let lang = user.lang;
@@ -185,7 +171,7 @@ async fn create_post(user: CurrentUser, body: Bytes) -> Result<Response, WebErro
 }
 
 async fn rename_post(user: CurrentUser, body: Bytes) -> Result<Response, WebError> {
-    let pairs = form(&user, &body)?;
+    let pairs = user.checked_form(&body)?;
     let folder = FolderName::new(field(&pairs, "folder")).ok_or(WebError::FolderNotFound)?;
     let name = field(&pairs, "name").to_owned();
     let lang = user.lang;
@@ -202,7 +188,7 @@ async fn rename_post(user: CurrentUser, body: Bytes) -> Result<Response, WebErro
 }
 
 async fn delete_post(user: CurrentUser, body: Bytes) -> Result<Response, WebError> {
-    let pairs = form(&user, &body)?;
+    let pairs = user.checked_form(&body)?;
     let folder = FolderName::new(field(&pairs, "folder")).ok_or(WebError::FolderNotFound)?;
     let lang = user.lang;
     if field(&pairs, "confirm") != "1" {
@@ -229,7 +215,7 @@ async fn delete_post(user: CurrentUser, body: Bytes) -> Result<Response, WebErro
 }
 
 async fn subscribe_post(user: CurrentUser, body: Bytes) -> Result<Response, WebError> {
-    let pairs = form(&user, &body)?;
+    let pairs = user.checked_form(&body)?;
     let folder = FolderName::new(field(&pairs, "folder")).ok_or(WebError::FolderNotFound)?;
     let on = field(&pairs, "subscribed") == "1";
     let lang = user.lang;

@@ -412,11 +412,8 @@ async fn actions_post(
     body: Bytes,
 ) -> Result<Response, WebError> {
     let folder = folder_from_path(&folder)?;
-    let pairs: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
+    let pairs = user.checked_form(&body)?;
     let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-    if get("csrf") != Some(user.user.csrf.as_str()) {
-        return Err(WebError::BadRequest("action without a valid token".into()));
-    }
     let back = get("back")
         .filter(|b| urls::is_local_path(b))
         .map(str::to_owned)
@@ -502,11 +499,8 @@ async fn empty_post(
     body: Bytes,
 ) -> Result<Response, WebError> {
     let folder = folder_from_path(&folder)?;
-    let pairs: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
+    let pairs = user.checked_form(&body)?;
     let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-    if get("csrf") != Some(user.user.csrf.as_str()) {
-        return Err(WebError::BadRequest("empty without a valid token".into()));
-    }
     let lang = user.lang;
     let f = folder.clone();
     let folders = user

@@ -220,25 +220,9 @@ pub async fn list_query(
         .take(page_size as usize)
         .copied()
         .collect();
-    let mut messages = Vec::new();
-    if !slice.is_empty() {
-        let set = slice
-            .iter()
-            .map(|u| u.to_string())
-            .collect::<Vec<_>>()
-            .join(",");
-        let mut by_uid = std::collections::HashMap::new();
-        conn.command_each(&format!("UID FETCH {set} ({SUMMARY_ITEMS})"), |r| {
-            if let Response::Fetch(_, attrs) = r
-                && let Some(s) = summary_from_fetch(attrs)
-            {
-                by_uid.insert(s.uid, s);
-            }
-        })
-        .await?;
-        // In the order the server sorted them; a message expunged meanwhile is just missing.
-        messages = slice.iter().filter_map(|u| by_uid.remove(u)).collect();
-    }
+    let mut by_uid = summaries(conn, &slice).await?;
+    // In the order the server sorted them; a message expunged meanwhile is just missing.
+    let messages = slice.iter().filter_map(|u| by_uid.remove(u)).collect();
     Ok(ListPage {
         folder: folder.clone(),
         total,
@@ -296,23 +280,11 @@ async fn sorted_without_sort(
     .await?;
     uids.sort();
     if query.sort != SortKey::Arrival && !uids.is_empty() {
-        let set = uids
-            .iter()
-            .map(|u| u.to_string())
-            .collect::<Vec<_>>()
-            .join(",");
-        let mut keys: std::collections::HashMap<Uid, (String, i64, u32)> = Default::default();
-        conn.command_each(&format!("UID FETCH {set} ({SUMMARY_ITEMS})"), |r| {
-            if let Response::Fetch(_, attrs) = r
-                && let Some(s) = summary_from_fetch(attrs)
-            {
-                keys.insert(
-                    s.uid,
-                    (sort_text(&s, query.sort), s.date.unwrap_or(0), s.size),
-                );
-            }
-        })
-        .await?;
+        let keys: std::collections::HashMap<Uid, (String, i64, u32)> = summaries(conn, &uids)
+            .await?
+            .into_iter()
+            .map(|(u, s)| (u, (sort_text(&s, query.sort), s.date.unwrap_or(0), s.size)))
+            .collect();
         uids.sort_by(|a, b| {
             let (ka, kb) = (keys.get(a), keys.get(b));
             let o = match query.sort {
@@ -386,6 +358,27 @@ pub async fn list_page(
         page_size,
         messages,
     })
+}
+
+/// List lines of these messages of the selected folder, by UID (one UID FETCH).
+async fn summaries(
+    conn: &mut Conn,
+    uids: &[Uid],
+) -> Result<std::collections::HashMap<Uid, MessageSummary>, MailError> {
+    let mut by_uid = std::collections::HashMap::new();
+    if uids.is_empty() {
+        return Ok(by_uid);
+    }
+    let set = uid_set(uids);
+    conn.command_each(&format!("UID FETCH {set} ({SUMMARY_ITEMS})"), |r| {
+        if let Response::Fetch(_, attrs) = r
+            && let Some(s) = summary_from_fetch(attrs)
+        {
+            by_uid.insert(s.uid, s);
+        }
+    })
+    .await?;
+    Ok(by_uid)
 }
 
 fn summary_from_fetch(attrs: &[AttributeValue]) -> Option<MessageSummary> {
@@ -838,22 +831,7 @@ pub async fn thread_page(
         .iter()
         .flat_map(|t| t.members.iter().map(|m| m.0))
         .collect();
-    let mut by_uid = std::collections::HashMap::new();
-    if !uids.is_empty() {
-        let set = uids
-            .iter()
-            .map(|u| u.to_string())
-            .collect::<Vec<_>>()
-            .join(",");
-        conn.command_each(&format!("UID FETCH {set} ({SUMMARY_ITEMS})"), |r| {
-            if let Response::Fetch(_, attrs) = r
-                && let Some(s) = summary_from_fetch(attrs)
-            {
-                by_uid.insert(s.uid, s);
-            }
-        })
-        .await?;
-    }
+    let mut by_uid = summaries(conn, &uids).await?;
     let threads = shown
         .into_iter()
         .map(|t| {
@@ -896,22 +874,13 @@ pub async fn search_all(
         // The newest of each folder first, so the cap keeps recent mail.
         uids.sort_unstable_by(|a, b| b.cmp(a));
         uids.truncate(cap);
-        if uids.is_empty() {
-            continue;
-        }
-        let set = uids
-            .iter()
-            .map(|u| u.to_string())
-            .collect::<Vec<_>>()
-            .join(",");
-        conn.command_each(&format!("UID FETCH {set} ({SUMMARY_ITEMS})"), |r| {
-            if let Response::Fetch(_, attrs) = r
-                && let Some(s) = summary_from_fetch(attrs)
-            {
-                hits.push((f.name.clone(), s));
-            }
-        })
-        .await?;
+        let uids: Vec<Uid> = uids.into_iter().map(Uid).collect();
+        hits.extend(
+            summaries(conn, &uids)
+                .await?
+                .into_values()
+                .map(|s| (f.name.clone(), s)),
+        );
     }
     hits.sort_by_key(|(_, s)| std::cmp::Reverse(s.date.unwrap_or(0)));
     hits.truncate(cap);
