@@ -303,3 +303,34 @@ pub struct ListQuery {
     pub ascending: bool,
     pub search: Search,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quota_percent_is_bounded_and_rounds_down() {
+        let q = |used, limit| Quota { used, limit }.percent();
+        assert_eq!(q(0, 100), 0);
+        assert_eq!(q(899, 1000), 89);
+        assert_eq!(q(900, 1000), 90);
+        assert_eq!(q(2000, 1000), 100, "over quota still shows a full bar");
+        assert_eq!(q(5, 0), 0, "no limit, no bar");
+    }
+
+    #[test]
+    fn section_paths_parse_strictly() {
+        assert_eq!(Section::parse("2.1").unwrap().to_string(), "2.1");
+        for bad in ["", "0", "1..2", "a", "1.0", "-1"] {
+            assert!(Section::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn folder_names_refuse_control_characters() {
+        assert!(FolderName::new("a\r\nb").is_none());
+        assert!(FolderName::new("").is_none());
+        assert!(FolderName::new("inbox").unwrap().is_inbox());
+        assert_eq!(FolderName::new("Été/2025").unwrap().as_str(), "Été/2025");
+    }
+}

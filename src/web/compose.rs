@@ -171,7 +171,14 @@ async fn compose_get(
             f.body = signature;
         }
     }
-    let mut page = ComposePage::new(PageCtx::user(&user, lang.t("compose-title")), f);
+    let title = match (q.mode.as_deref(), q.draft) {
+        (_, Some(_)) => lang.t("compose-edit-draft"),
+        (Some("reply"), _) => lang.t("reply"),
+        (Some("reply-all"), _) => lang.t("reply-all"),
+        (Some("forward" | "forward-attached"), _) => lang.t("forward"),
+        _ => lang.t("compose-title"),
+    };
+    let mut page = ComposePage::new(PageCtx::user(&user, title), f);
     page.notices = notices;
     finish(&state, &user, page).await
 }

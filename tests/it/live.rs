@@ -165,3 +165,26 @@ async fn the_watcher_reconnects_after_a_server_restart() {
         .await;
     assert_eq!(v["folder"], "INBOX");
 }
+
+#[tokio::test]
+async fn logging_out_stops_the_watcher() {
+    let app = TestApp::start().await;
+    let acct = new_account("live-logout");
+    app.login(&acct).await;
+    let page = app.page("/mail/INBOX").await;
+    let mut events = Events::open(&app, "INBOX").await;
+    events.next_matching(Duration::from_secs(5), |_| true).await;
+    assert_eq!(app.state.watchers.count(), 1);
+    let key = "name=\"csrf\" value=\"";
+    let s = page.find(key).unwrap() + key.len();
+    let token = page[s..s + page[s..].find('"').unwrap()].to_owned();
+    app.post_form("/logout", &[("csrf", &token)], "en").await;
+    let t = Instant::now();
+    while app.state.watchers.count() > 0 {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "watcher outlived the session"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
