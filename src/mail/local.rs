@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::io::AsyncWriteExt;
 
-use super::FolderName;
 use super::imap::codec;
+use super::{Flags, FolderName, Uid};
 
 /// The Maildir of one account.
 #[derive(Clone, Debug)]
@@ -117,6 +117,173 @@ impl LocalStore {
     }
 }
 
+/// A message file of a local folder, with the UID the folder's uidlist gave it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LocalMessage {
+    pub uid: Uid,
+    /// Path of the file (in `new/` or `cur/`).
+    pub path: PathBuf,
+    pub flags: Flags,
+}
+
+/// The part of a Maildir file name before the `:2,` flags.
+fn base_name(file: &str) -> &str {
+    file.split(":2,").next().unwrap_or(file)
+}
+
+/// Flags from a Maildir info suffix (`:2,FRS`): F flagged, R replied, S seen, D draft.
+fn flags_of(file: &str) -> Flags {
+    let info = file.split_once(":2,").map(|(_, i)| i).unwrap_or("");
+    Flags {
+        seen: info.contains('S'),
+        flagged: info.contains('F'),
+        answered: info.contains('R'),
+        draft: info.contains('D'),
+    }
+}
+
+fn info_of(flags: Flags) -> String {
+    // Letters in ASCII order, as the Maildir specification asks.
+    let mut s = String::from(":2,");
+    for (on, c) in [
+        (flags.draft, 'D'),
+        (flags.flagged, 'F'),
+        (flags.answered, 'R'),
+        (flags.seen, 'S'),
+    ] {
+        if on {
+            s.push(c);
+        }
+    }
+    s
+}
+
+impl LocalStore {
+    /// The messages of a folder in arrival order, each with a stable UID. UIDs live in the folder's
+    /// `courrier-uidlist` (`next` on the first line, then `uid base-name` lines), as Dovecot keeps its
+    /// own: a file seen for the first time gets the next UID, and a UID is never reused.
+    pub async fn messages(&self, folder: &FolderName) -> std::io::Result<Vec<LocalMessage>> {
+        let dir = self.ensure_folder(folder).await?;
+        let list_path = dir.join("courrier-uidlist");
+        let text = tokio::fs::read_to_string(&list_path)
+            .await
+            .unwrap_or_default();
+        let mut lines = text.lines();
+        let mut next: u32 = lines
+            .next()
+            .and_then(|l| l.trim().parse().ok())
+            .unwrap_or(1);
+        let mut known: std::collections::HashMap<String, u32> = lines
+            .filter_map(|l| l.split_once(' '))
+            .filter_map(|(u, b)| u.parse().ok().map(|u| (b.to_owned(), u)))
+            .collect();
+        let mut files = Vec::new();
+        for sub in ["new", "cur"] {
+            let mut rd = tokio::fs::read_dir(dir.join(sub)).await?;
+            while let Some(e) = rd.next_entry().await? {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.starts_with('.') {
+                    continue;
+                }
+                files.push((name, e.path()));
+            }
+        }
+        // Arrival order: the time and sequence at the start of the names Courrier writes.
+        files.sort_by(|a, b| base_name(&a.0).cmp(base_name(&b.0)));
+        let mut changed = false;
+        let mut out = Vec::with_capacity(files.len());
+        let mut present = std::collections::HashSet::new();
+        for (name, path) in files {
+            let base = base_name(&name).to_owned();
+            let uid = match known.get(&base) {
+                Some(u) => *u,
+                None => {
+                    let u = next;
+                    next += 1;
+                    known.insert(base.clone(), u);
+                    changed = true;
+                    u
+                }
+            };
+            present.insert(base);
+            out.push(LocalMessage {
+                uid: Uid(uid),
+                flags: flags_of(&name),
+                path,
+            });
+        }
+        let before = known.len();
+        known.retain(|b, _| present.contains(b));
+        if changed || known.len() != before {
+            let mut body = format!("{next}\n");
+            let mut entries: Vec<_> = known.iter().collect();
+            entries.sort_by_key(|(_, u)| **u);
+            for (b, u) in entries {
+                body.push_str(&format!("{u} {b}\n"));
+            }
+            let tmp = list_path.with_extension("tmp");
+            tokio::fs::write(&tmp, body).await?;
+            tokio::fs::rename(&tmp, &list_path).await?;
+        }
+        out.sort_by_key(|m| m.uid);
+        Ok(out)
+    }
+
+    /// One message by UID.
+    pub async fn message(
+        &self,
+        folder: &FolderName,
+        uid: Uid,
+    ) -> std::io::Result<Option<LocalMessage>> {
+        Ok(self
+            .messages(folder)
+            .await?
+            .into_iter()
+            .find(|m| m.uid == uid))
+    }
+
+    /// Replaces a message's flags (a rename into `cur/` with the new info suffix).
+    pub async fn set_flags(&self, msg: &LocalMessage, flags: Flags) -> std::io::Result<PathBuf> {
+        let name = msg
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let dir = msg
+            .path
+            .parent()
+            .and_then(|p| p.parent())
+            .ok_or_else(|| std::io::Error::other("message outside a Maildir"))?;
+        let target = dir
+            .join("cur")
+            .join(format!("{}{}", base_name(&name), info_of(flags)));
+        tokio::fs::rename(&msg.path, &target).await?;
+        Ok(target)
+    }
+
+    /// Moves a message to another folder, keeping its flags.
+    pub async fn move_to(&self, msg: &LocalMessage, target: &FolderName) -> std::io::Result<()> {
+        let dir = self.ensure_folder(target).await?;
+        let name = msg
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        tokio::fs::rename(
+            &msg.path,
+            dir.join("cur")
+                .join(format!("{}{}", base_name(&name), info_of(msg.flags))),
+        )
+        .await?;
+        sync_dir(&dir.join("cur")).await
+    }
+
+    /// Deletes a message for good.
+    pub async fn remove(&self, msg: &LocalMessage) -> std::io::Result<()> {
+        tokio::fs::remove_file(&msg.path).await
+    }
+}
+
 /// Makes a rename in `dir` durable (the directory entry itself is synced).
 async fn sync_dir(dir: &Path) -> std::io::Result<()> {
     let dir = dir.to_owned();
@@ -160,6 +327,54 @@ mod tests {
             root.join(".Archives.&AMk-t&AOk-").join("new").is_dir(),
             "Maildir++ layout"
         );
+        let _ = std::fs::remove_dir_all(root);
+    }
+
+    #[tokio::test]
+    async fn uids_are_stable_flags_live_in_names_and_moves_keep_them() {
+        let root = std::env::temp_dir().join(format!("courrier-maildir-{}", rand::random::<u64>()));
+        let store = LocalStore::new(&root);
+        let inbox = FolderName::inbox();
+        for i in 0..3 {
+            store
+                .deliver(
+                    &inbox,
+                    &format!("t{i}"),
+                    format!("Subject: {i}\r\n\r\nx").as_bytes(),
+                )
+                .await
+                .unwrap();
+        }
+        let list = store.messages(&inbox).await.unwrap();
+        assert_eq!(
+            list.iter().map(|m| m.uid.0).collect::<Vec<_>>(),
+            vec![1, 2, 3]
+        );
+        let second = list[1].clone();
+        let read = Flags {
+            seen: true,
+            flagged: true,
+            ..Flags::default()
+        };
+        let path = store.set_flags(&second, read).await.unwrap();
+        assert!(path.to_string_lossy().ends_with(":2,FS"), "{path:?}");
+        let again = store.messages(&inbox).await.unwrap();
+        assert_eq!(again[1].uid, Uid(2), "a rename keeps the UID");
+        assert_eq!(again[1].flags, read);
+        store.remove(&again[0]).await.unwrap();
+        store.deliver(&inbox, "t3", b"x").await.unwrap();
+        let after = store.messages(&inbox).await.unwrap();
+        assert_eq!(
+            after.iter().map(|m| m.uid.0).collect::<Vec<_>>(),
+            vec![2, 3, 4],
+            "UIDs never reused"
+        );
+        let archive = FolderName::new("Archive").unwrap();
+        store.move_to(&after[0], &archive).await.unwrap();
+        let moved = store.messages(&archive).await.unwrap();
+        assert_eq!(moved.len(), 1);
+        assert_eq!(moved[0].flags, read, "flags travel with the message");
+        assert_eq!(store.messages(&inbox).await.unwrap().len(), 2);
         let _ = std::fs::remove_dir_all(root);
     }
 }
