@@ -33,6 +33,9 @@ pub struct Conn {
     broken: bool,
     timeout: Duration,
     pub(crate) last_used: Instant,
+    /// The quota and when it was read: it changes slowly, and computing it costs the server time that
+    /// grows with the mailbox, so a page does not ask for it again within a minute.
+    pub(crate) quota_cache: Option<(Instant, Option<crate::mail::Quota>)>,
 }
 
 impl std::fmt::Debug for Conn {
@@ -56,6 +59,7 @@ impl Conn {
             broken: false,
             timeout,
             last_used: Instant::now(),
+            quota_cache: None,
         };
         let mut caps = HashSet::new();
         conn.command_each("CAPABILITY", |r| {

@@ -668,6 +668,17 @@ pub async fn quota(conn: &mut Conn) -> Result<Option<crate::mail::Quota>, MailEr
     if !conn.has_capability("QUOTA") {
         return Ok(None);
     }
+    if let Some((at, q)) = conn.quota_cache
+        && at.elapsed() < std::time::Duration::from_secs(60)
+    {
+        return Ok(q);
+    }
+    let q = read_quota(conn).await?;
+    conn.quota_cache = Some((std::time::Instant::now(), q));
+    Ok(q)
+}
+
+async fn read_quota(conn: &mut Conn) -> Result<Option<crate::mail::Quota>, MailError> {
     let mut found = None;
     let result = conn
         .command_each("GETQUOTAROOT INBOX", |r| {
