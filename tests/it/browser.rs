@@ -115,36 +115,24 @@ async fn new_mail_appears_in_the_open_list_and_the_title() {
             ),
         )
         .await;
-    let mut seen = false;
-    for _ in 0..40 {
-        let list = d
-            .find(By::Css("main.list"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        if list.contains("Arrivé pendant la lecture") {
-            seen = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(seen, "the list updated without a reload");
+    // The list is replaced under our feet when it reloads: read it again until it shows the message.
+    assert!(
+        text_soon(d, "main.list", |t| t.contains("Arrivé pendant la lecture")).await,
+        "the list updated without a reload"
+    );
     assert!(
         d.title().await.unwrap().starts_with("(1) "),
         "unread count in the tab title"
     );
-    let count = d
-        .find(By::Css(
+    assert!(
+        text_soon(
+            d,
             ".sidebar li[data-folder-url=\"/mail/INBOX\"] .unseen",
-        ))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert_eq!(count, "1");
+            |t| t == "1"
+        )
+        .await,
+        "unread count in the sidebar"
+    );
     browser.quit().await;
 }
 
@@ -194,4 +182,19 @@ async fn select_all_on_the_page_then_act() {
         );
     }
     browser.quit().await;
+}
+
+/// True once the element's text satisfies `ok` (within 4 s), tolerating an element replaced between
+/// finding and reading it.
+async fn text_soon(d: &WebDriver, css: &str, ok: impl Fn(&str) -> bool) -> bool {
+    for _ in 0..40 {
+        if let Ok(el) = d.find(By::Css(css)).await
+            && let Ok(text) = el.text().await
+            && ok(&text)
+        {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
 }

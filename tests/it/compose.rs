@@ -448,15 +448,7 @@ async fn a_form_posted_after_the_session_expired_comes_back_after_login() {
     assert_eq!(field(&page, "subject"), "Ne pas perdre");
     assert!(page.contains("here is the message you were writing"));
     // Another browser cannot take it.
-    let other = TestApp {
-        base: app.base.clone(),
-        state: app.state.clone(),
-        client: reqwest::Client::builder()
-            .cookie_store(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap(),
-    };
+    let other = app.other_browser();
     other.login(&acct).await;
     let theirs = other.page(&back).await;
     assert!(

@@ -199,15 +199,7 @@ async fn the_total_cap_closes_idle_connections_of_others_instead_of_failing() {
         .collect();
     let mut browsers = Vec::new();
     for u in &users {
-        let b = TestApp {
-            base: app.base.clone(),
-            state: app.state.clone(),
-            client: reqwest::Client::builder()
-                .cookie_store(true)
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-        };
+        let b = app.other_browser();
         b.login(u).await;
         browsers.push(b);
     }

@@ -50,6 +50,15 @@ impl TestApp {
         }
     }
 
+    /// Another browser on the same instance: its own cookies, so its own session.
+    pub fn other_browser(&self) -> TestApp {
+        TestApp {
+            base: self.base.clone(),
+            state: self.state.clone(),
+            client: client(),
+        }
+    }
+
     pub async fn get(&self, path: &str) -> Response {
         self.client
             .get(format!("{}{}", self.base, path))
