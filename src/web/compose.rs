@@ -251,13 +251,7 @@ async fn from_original(
                     to,
                     src.text.trim_end(),
                 );
-                for (name, ct, bytes) in &src.attachments {
-                    state
-                        .compose
-                        .add_bytes(&f.compose_id, name, ct, bytes)
-                        .await
-                        .map_err(store_err)?;
-                }
+                keep_attachments(&state.compose, &f.compose_id, &src.attachments).await?;
             } else {
                 f.body = signature.to_owned();
                 let name = format!("{}.eml", compose::clean_filename(&v.subject))
@@ -316,10 +310,19 @@ async fn resume_draft(
     if let Some(id) = &v.message_id {
         f.message_id = format!("<{id}>");
     }
-    for (name, ct, bytes) in &src.attachments {
-        state
-            .compose
-            .add_bytes(&f.compose_id, name, ct, bytes)
+    keep_attachments(&state.compose, &f.compose_id, &src.attachments).await?;
+    Ok(())
+}
+
+/// Puts the attachments of a message (forwarded, or a draft resumed) into the compose directory.
+async fn keep_attachments(
+    store: &ComposeStore,
+    compose_id: &str,
+    attachments: &[(String, String, Vec<u8>)],
+) -> Result<(), WebError> {
+    for (name, ct, bytes) in attachments {
+        store
+            .add_bytes(compose_id, name, ct, bytes)
             .await
             .map_err(store_err)?;
     }
