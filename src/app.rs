@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 use crate::config::Config;
 use crate::mail::imap::ImapPool;
 use crate::mail::imap::watch::Watchers;
+use crate::mail::pop3::account::PopAccounts;
 use crate::store::compose::ComposeStore;
 use crate::store::settings::SettingsStore;
 
@@ -20,6 +21,7 @@ pub struct AppState {
     pub settings: SettingsStore,
     pub compose: ComposeStore,
     pub watchers: Watchers,
+    pub pops: PopAccounts,
 }
 
 impl AppState {
@@ -41,7 +43,23 @@ impl AppState {
                 }
             }
         });
+        let pops = PopAccounts::new(
+            config.data_dir.join("accounts"),
+            config.tls.clone(),
+            config.pool.command_timeout,
+            config.pop3_check_interval,
+            config.session_idle,
+        );
+        let reaped = pops.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                reaped.reap();
+            }
+        });
         AppState {
+            pops,
             settings: SettingsStore::new(&config.data_dir),
             compose,
             watchers: Watchers::new(pool.clone()),

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::mail::account::{Security, Server, Servers, TlsSettings};
+use crate::mail::account::{Protocols, Security, Server, Servers, TlsSettings};
 use crate::mail::imap::PoolConfig;
 
 /// The defaults, and the documentation of every key.
@@ -30,6 +30,7 @@ fn err(msg: impl Into<String>) -> ConfigError {
 struct Raw {
     server: RawServer,
     imap: RawEndpoint,
+    pop3: RawPop3,
     smtp: RawSmtp,
     tls: RawTls,
     pool: RawPool,
@@ -52,6 +53,15 @@ struct RawEndpoint {
     host: String,
     port: i64,
     security: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPop3 {
+    host: String,
+    port: i64,
+    security: String,
+    check_interval_secs: i64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -95,6 +105,7 @@ struct RawUi {
 #[serde(deny_unknown_fields)]
 struct RawDomains {
     default_server: bool,
+    protocols: String,
     #[serde(default)]
     map: BTreeMap<String, RawDomain>,
 }
@@ -105,6 +116,10 @@ struct RawDomain {
     imap_host: Option<String>,
     imap_port: Option<i64>,
     imap_security: Option<String>,
+    pop3_host: Option<String>,
+    pop3_port: Option<i64>,
+    pop3_security: Option<String>,
+    protocols: Option<String>,
     smtp_host: Option<String>,
     smtp_port: Option<i64>,
     smtp_security: Option<String>,
@@ -129,6 +144,8 @@ pub struct Config {
     pub max_message_bytes: u64,
     /// Autosave period of the compose form, in seconds.
     pub autosave_secs: u32,
+    /// How often a POP3 account is checked for new mail while one of its pages is open.
+    pub pop3_check_interval: Duration,
 }
 
 impl Config {
@@ -295,6 +312,8 @@ fn validate(raw: Raw) -> Result<Config, ConfigError> {
     }
     let imap = endpoint("imap", &raw.imap.host, raw.imap.port, &raw.imap.security)?;
     let smtp = endpoint("smtp", &raw.smtp.host, raw.smtp.port, &raw.smtp.security)?;
+    let pop3 = endpoint("pop3", &raw.pop3.host, raw.pop3.port, &raw.pop3.security)?;
+    let default_protocols = protocols("domains.protocols", &raw.domains.protocols)?;
     let mut domains = BTreeMap::new();
     for (domain, d) in raw.domains.map {
         let key = |k: &str| format!("domains.map.\"{domain}\".{k}");
@@ -314,11 +333,25 @@ fn validate(raw: Raw) -> Result<Config, ConfigError> {
                 .as_deref()
                 .unwrap_or(security_name(smtp.security)),
         )?;
+        let pop3_s = endpoint(
+            &key("pop3"),
+            d.pop3_host.as_deref().unwrap_or(&pop3.host),
+            d.pop3_port.unwrap_or(pop3.port as i64),
+            d.pop3_security
+                .as_deref()
+                .unwrap_or(security_name(pop3.security)),
+        )?;
+        let protocols = match &d.protocols {
+            Some(p) => protocols(&key("protocols"), p)?,
+            None => default_protocols,
+        };
         domains.insert(
             domain.to_lowercase(),
             Servers {
                 imap: imap_s,
+                pop3: pop3_s,
                 smtp: smtp_s,
+                protocols,
             },
         );
     }
@@ -353,7 +386,12 @@ fn validate(raw: Raw) -> Result<Config, ConfigError> {
         listen,
         public_url,
         data_dir: PathBuf::from(&raw.server.data_dir),
-        default_servers: Servers { imap, smtp },
+        default_servers: Servers {
+            imap,
+            pop3,
+            smtp,
+            protocols: default_protocols,
+        },
         default_server_for_all: raw.domains.default_server,
         domains,
         tls,
@@ -361,10 +399,26 @@ fn validate(raw: Raw) -> Result<Config, ConfigError> {
         session_idle: Duration::from_secs(session_mins * 60),
         page_size: positive("ui.page_size", raw.ui.page_size, 500)? as u32,
         autosave_secs: positive("ui.autosave_secs", raw.ui.autosave_secs, 3600)? as u32,
+        pop3_check_interval: Duration::from_secs(positive(
+            "pop3.check_interval_secs",
+            raw.pop3.check_interval_secs,
+            86_400,
+        )?),
         max_message_bytes: positive("smtp.max_message_mb", raw.smtp.max_message_mb, 10_000)?
             * 1024
             * 1024,
     })
+}
+
+fn protocols(key: &str, value: &str) -> Result<Protocols, ConfigError> {
+    match value.to_ascii_lowercase().as_str() {
+        "imap" => Ok(Protocols::Imap),
+        "pop3" => Ok(Protocols::Pop3),
+        "both" => Ok(Protocols::Both),
+        other => Err(err(format!(
+            "{key}: {other:?} is not one of imap, pop3, both"
+        ))),
+    }
 }
 
 fn security_name(s: Security) -> &'static str {

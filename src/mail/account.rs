@@ -81,5 +81,38 @@ impl fmt::Debug for TlsSettings {
 #[derive(Clone, Debug)]
 pub struct Servers {
     pub imap: Server,
+    pub pop3: Server,
     pub smtp: Server,
+    /// How the domain's users may reach their mail.
+    pub protocols: Protocols,
+}
+
+/// How mail is read: kept on the server and synchronised (IMAP), or downloaded into Courrier's own
+/// store (POP3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Protocol {
+    Imap,
+    Pop3,
+}
+
+/// Which protocols a domain offers its users.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocols {
+    Imap,
+    Pop3,
+    /// The user chooses at login.
+    Both,
+}
+
+impl Protocols {
+    /// The protocol used for a user's choice (`None`: no choice made): the choice when the domain
+    /// allows it, the domain's own protocol otherwise, IMAP when both are allowed and none was chosen.
+    pub fn resolve(self, choice: Option<Protocol>) -> Protocol {
+        match (self, choice) {
+            (Protocols::Imap, _) => Protocol::Imap,
+            (Protocols::Pop3, _) => Protocol::Pop3,
+            (Protocols::Both, Some(p)) => p,
+            (Protocols::Both, None) => Protocol::Imap,
+        }
+    }
 }

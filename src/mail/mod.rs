@@ -9,6 +9,7 @@ pub mod account;
 pub mod compose;
 pub mod imap;
 pub mod local;
+pub mod mailbox;
 pub mod net;
 pub mod outbox;
 pub mod parse;
@@ -65,6 +66,58 @@ impl MailError {
             MailError::ConnectionLost(_) | MailError::Timeout | MailError::Unreachable(_)
         )
     }
+}
+
+/// Why a folder operation was not done.
+#[derive(Debug, thiserror::Error)]
+pub enum FolderError {
+    #[error("empty or invalid folder name")]
+    InvalidName,
+    #[error("a folder with that name exists already")]
+    Exists,
+    #[error("special folders cannot be renamed or deleted")]
+    Protected,
+    #[error("no such folder")]
+    NotFound,
+    #[error(transparent)]
+    Mail(#[from] MailError),
+}
+
+/// Which messages of the folder an action applies to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Selection {
+    Uids(Vec<Uid>),
+    /// Every message of the folder.
+    All,
+}
+
+/// What the user asked for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    MarkRead,
+    MarkUnread,
+    Flag,
+    Unflag,
+    MoveTo(FolderName),
+    /// To Trash; in Trash itself, for good, but only once `confirmed`.
+    Delete {
+        confirmed: bool,
+    },
+    Archive,
+    Spam,
+    NotSpam,
+}
+
+/// What happened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Applied {
+    Done,
+    /// Deleting from Trash is permanent: the user must confirm first.
+    NeedsConfirmation,
+    /// Moved into this folder.
+    Moved(FolderName),
+    /// Nothing was selected.
+    NothingSelected,
 }
 
 /// A folder as the user sees it: its full UTF-8 path, e.g. `Archives/2025` or `Été`.

@@ -7,9 +7,9 @@ use std::time::SystemTime;
 
 use super::account::{Server, TlsSettings};
 use super::compose::{self, ComposeError, Outgoing};
-use super::imap::{self, ImapPool, Retry};
+use super::mailbox::Mailbox;
 use super::smtp::{self, SendError};
-use super::{FolderName, MailError, SpecialUse, Uid};
+use super::{Flags, FolderName, MailError, SpecialUse, Uid};
 
 /// The message the user is answering or forwarding, to flag once the answer is sent.
 #[derive(Clone, Debug)]
@@ -45,14 +45,13 @@ pub enum SendFailure {
 
 /// Submits `msg` and files it. The draft to replace is found by `msg.message_id`.
 pub async fn send(
-    pool: &ImapPool,
-    key: &str,
+    mail: &Mailbox,
     smtp_server: &Server,
     tls: &TlsSettings,
     msg: Outgoing,
     original: Option<Original>,
 ) -> Outcome {
-    let Some(creds) = pool.credentials(key) else {
+    let Some(creds) = mail.credentials() else {
         return Outcome::NotSent {
             error: SendFailure::NoCredentials,
             draft_saved: Err(MailError::AuthFailed),
@@ -61,7 +60,7 @@ pub async fn send(
     let built = match compose::build(&msg, SystemTime::now(), false) {
         Ok(m) => m,
         Err(e) => {
-            let draft_saved = save_draft(pool, key, &msg).await;
+            let draft_saved = save_draft(mail, &msg).await;
             return Outcome::NotSent {
                 error: e.into(),
                 draft_saved,
@@ -71,55 +70,55 @@ pub async fn send(
     let bytes = built.formatted();
     if let Err(e) = smtp::send(smtp_server, tls, &creds, built.envelope(), &bytes).await {
         tracing::info!(error = %e, "submission failed; saving as draft");
-        let draft_saved = save_draft(pool, key, &msg).await;
+        let draft_saved = save_draft(mail, &msg).await;
         return Outcome::NotSent {
             error: e.into(),
             draft_saved,
         };
     }
-    let bytes = Arc::new(bytes);
-    let message_id = msg.message_id.clone();
-    let filing = pool
-        .run(key, Retry::Never, move |c| {
-            let bytes = bytes.clone();
-            let message_id = message_id.clone();
-            let original = original.clone();
-            Box::pin(async move {
-                let sent = imap::special_folder(c, SpecialUse::Sent).await?;
-                c.append(&sent, "(\\Seen)", &bytes).await?;
-                if let Some(o) = &original {
-                    // The original may have been deleted meanwhile; that is not a failure to send.
-                    let _ = imap::add_flag(c, &o.folder, o.uid, o.flag).await;
-                }
-                let drafts = imap::special_folder(c, SpecialUse::Drafts).await?;
-                let old = imap::find_by_message_id(c, &drafts, &message_id).await?;
-                imap::delete_permanently(c, &drafts, &old).await
-            })
-        })
-        .await;
+    let filing = file_sent(mail, Arc::new(bytes), &msg.message_id, original).await;
     Outcome::Sent {
         filing_error: filing.err(),
     }
 }
 
+/// Copies a sent message to Sent, flags the original, removes the draft it was.
+async fn file_sent(
+    mail: &Mailbox,
+    bytes: Arc<Vec<u8>>,
+    message_id: &str,
+    original: Option<Original>,
+) -> Result<(), MailError> {
+    let sent = mail.special_folder(SpecialUse::Sent).await?;
+    let seen = Flags {
+        seen: true,
+        ..Flags::default()
+    };
+    mail.append(&sent, seen, bytes).await?;
+    if let Some(o) = &original {
+        // The original may have been deleted meanwhile; that is not a failure to send.
+        let _ = mail.add_flag(&o.folder, o.uid, o.flag).await;
+    }
+    let drafts = mail.special_folder(SpecialUse::Drafts).await?;
+    let old = mail.find_by_message_id(&drafts, message_id).await?;
+    mail.delete_permanently(&drafts, &old).await
+}
+
 /// Saves `msg` (Bcc included) in Drafts, flagged `\Draft`, replacing earlier versions of the same
-/// draft (same Message-ID). The new version is appended before the old ones are removed.
-pub async fn save_draft(pool: &ImapPool, key: &str, msg: &Outgoing) -> Result<(), MailError> {
+/// draft (same Message-ID). The new version is stored before the old ones are removed.
+pub async fn save_draft(mail: &Mailbox, msg: &Outgoing) -> Result<(), MailError> {
     let built = compose::build(msg, SystemTime::now(), true)
         .map_err(|e| MailError::Refused(e.to_string()))?;
-    let bytes = Arc::new(built.formatted());
-    let message_id = msg.message_id.clone();
-    pool.run(key, Retry::Never, move |c| {
-        let bytes = bytes.clone();
-        let message_id = message_id.clone();
-        Box::pin(async move {
-            let drafts = imap::special_folder(c, SpecialUse::Drafts).await?;
-            c.append(&drafts, "(\\Draft \\Seen)", &bytes).await?;
-            let mut versions = imap::find_by_message_id(c, &drafts, &message_id).await?;
-            // The highest UID is the version just appended; the others are older.
-            versions.pop();
-            imap::delete_permanently(c, &drafts, &versions).await
-        })
-    })
-    .await
+    let drafts = mail.special_folder(SpecialUse::Drafts).await?;
+    let flags = Flags {
+        seen: true,
+        draft: true,
+        ..Flags::default()
+    };
+    mail.append(&drafts, flags, Arc::new(built.formatted()))
+        .await?;
+    let mut versions = mail.find_by_message_id(&drafts, &msg.message_id).await?;
+    // The highest UID is the version just stored; the others are older.
+    versions.pop();
+    mail.delete_permanently(&drafts, &versions).await
 }

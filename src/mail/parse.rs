@@ -363,6 +363,59 @@ pub fn decode_part(mime_headers: &[u8], encoded_body: &[u8]) -> PartContent {
     }
 }
 
+/// One part of a whole message, by its IMAP section number, decoded as [`decode_part`] does (for a
+/// local store, where the message is on disk rather than on a server that extracts parts).
+pub fn part_of(raw: &[u8], section: &Section) -> Option<PartContent> {
+    let msg = MessageParser::default().parse(raw)?;
+    let id = section_map(&msg)
+        .into_iter()
+        .find(|(_, s)| s == section)
+        .map(|(id, _)| id)?;
+    let part = msg.parts.get(id as usize)?;
+    let slice = |a: u32, b: u32| raw.get(a as usize..b as usize);
+    let body = slice(part.offset_body, part.offset_end)?;
+    // A message that is not multipart: its part 1 has the message's own header.
+    let header = slice(part.offset_header, part.offset_body)?;
+    Some(decode_part(header, body))
+}
+
+/// True when every word occurs (case-insensitively) in the message's decoded headers or text, as an
+/// IMAP `TEXT` search would find it.
+pub fn text_contains_all(raw: &[u8], words: &[String]) -> bool {
+    if words.is_empty() {
+        return true;
+    }
+    let Some(msg) = MessageParser::default().parse(raw) else {
+        let text = String::from_utf8_lossy(raw).to_lowercase();
+        return words.iter().all(|w| text.contains(w.as_str()));
+    };
+    let mut text = String::new();
+    text.push_str(msg.subject().unwrap_or(""));
+    for a in [msg.from(), msg.to(), msg.cc()] {
+        for x in addrs(a) {
+            text.push('\n');
+            text.push_str(x.name.as_deref().unwrap_or(""));
+            text.push(' ');
+            text.push_str(x.address.as_deref().unwrap_or(""));
+        }
+    }
+    for i in 0..msg.text_body.len() {
+        if let Some(t) = msg.body_text(i) {
+            text.push('\n');
+            text.push_str(&t);
+        }
+    }
+    for (i, a) in msg.attachments().enumerate().take(50) {
+        let _ = i;
+        if let Some(n) = a.attachment_name() {
+            text.push('\n');
+            text.push_str(n);
+        }
+    }
+    let text = text.to_lowercase();
+    words.iter().all(|w| text.contains(w.as_str()))
+}
+
 /// Decoded header fields of a message list line (from a `HEADER.FIELDS` fetch).
 #[derive(Clone, Debug, Default)]
 pub struct ListHeaders {

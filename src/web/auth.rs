@@ -14,7 +14,7 @@ use tower_sessions::Session;
 use crate::app::AppState;
 use crate::config::AddressProblem;
 use crate::mail::MailError;
-use crate::mail::account::Credentials;
+use crate::mail::account::{Credentials, Protocol, Protocols};
 use crate::web::error::{WebError, redirect};
 use crate::web::extract::{ReqLang, SessionUser};
 use crate::web::urls;
@@ -34,6 +34,18 @@ struct LoginPage {
     email: String,
     next: String,
     error: Option<String>,
+    /// Some domain lets its users choose between IMAP and POP3.
+    offer_choice: bool,
+    pop3_chosen: bool,
+}
+
+/// True when some served domain lets its users choose IMAP or POP3 at login.
+fn offers_choice(config: &crate::config::Config) -> bool {
+    (config.default_server_for_all && config.default_servers.protocols == Protocols::Both)
+        || config
+            .domains
+            .values()
+            .any(|d| d.protocols == Protocols::Both)
 }
 
 #[derive(Deserialize)]
@@ -42,7 +54,11 @@ struct LoginQuery {
     expired: Option<String>,
 }
 
-async fn login_get(ReqLang(lang): ReqLang, Query(q): Query<LoginQuery>) -> Response {
+async fn login_get(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    Query(q): Query<LoginQuery>,
+) -> Response {
     let error = q.expired.map(|_| lang.t("error-session-expired"));
     render(&LoginPage {
         ctx: PageCtx::public(lang, lang.t("login-title")),
@@ -52,6 +68,8 @@ async fn login_get(ReqLang(lang): ReqLang, Query(q): Query<LoginQuery>) -> Respo
             .filter(|n| urls::is_local_path(n))
             .unwrap_or_default(),
         error,
+        offer_choice: offers_choice(&state.config),
+        pop3_chosen: false,
     })
 }
 
@@ -63,6 +81,8 @@ struct LoginForm {
     password: String,
     #[serde(default)]
     next: String,
+    #[serde(default)]
+    protocol: String,
 }
 
 async fn login_post(
@@ -72,12 +92,19 @@ async fn login_post(
     Form(form): Form<LoginForm>,
 ) -> Result<Response, WebError> {
     let email = form.email.trim().to_owned();
+    let choice = match form.protocol.as_str() {
+        "imap" => Some(Protocol::Imap),
+        "pop3" => Some(Protocol::Pop3),
+        _ => None,
+    };
     let failed = |key: &str| {
         render(&LoginPage {
             ctx: PageCtx::public(lang, lang.t("login-title")),
             email: email.clone(),
             next: form.next.clone(),
             error: Some(lang.t(key)),
+            offer_choice: offers_choice(&state.config),
+            pop3_chosen: choice == Some(Protocol::Pop3),
         })
     };
     if email.is_empty() || form.password.is_empty() {
@@ -90,7 +117,15 @@ async fn login_post(
     };
     let pool_key = random_token();
     let creds = Credentials::new(email.clone(), form.password.clone());
-    if let Err(e) = state.pool.login(&pool_key, creds, servers.imap).await {
+    let protocol = servers.protocols.resolve(choice);
+    let result = match protocol {
+        Protocol::Imap => state.pool.login(&pool_key, creds, servers.imap).await,
+        Protocol::Pop3 => {
+            let dir = crate::store::file_key(&email);
+            state.pops.login(&pool_key, &dir, creds, servers.pop3).await
+        }
+    };
+    if let Err(e) = result {
         tracing::info!(address = %email, error = %e, "login failed");
         return Ok(failed(match e {
             MailError::AuthFailed => "login-error-auth",
@@ -108,6 +143,7 @@ async fn login_post(
     let user = SessionUser {
         address: email,
         pool_key,
+        protocol,
         csrf: random_token(),
     };
     session
@@ -143,6 +179,7 @@ async fn logout_post(
             return Err(WebError::BadRequest("logout without a valid token".into()));
         }
         state.pool.logout(&user.pool_key);
+        state.pops.logout(&user.pool_key);
     }
     session
         .flush()

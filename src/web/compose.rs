@@ -18,7 +18,7 @@ use serde::Deserialize;
 use crate::app::AppState;
 use crate::i18n::Lang;
 use crate::mail::compose::{self, Outgoing, OutgoingAttachment};
-use crate::mail::imap::{self, Retry};
+
 use crate::mail::outbox::{self, Original, Outcome, SendFailure};
 use crate::mail::parse::{Addr, parse_for_compose};
 use crate::mail::smtp::SendError;
@@ -194,13 +194,7 @@ async fn from_original(
     signature: &str,
 ) -> Result<(), WebError> {
     let lang = user.lang;
-    let fo = folder.clone();
-    let raw = user
-        .imap(Retry::Safe, move |c| {
-            let fo = fo.clone();
-            Box::pin(async move { imap::fetch_raw(c, &fo, uid).await })
-        })
-        .await?;
+    let raw = user.mail.raw(&folder, uid).await?;
     let src = parse_for_compose(&raw);
     let v = &src.view;
     let date = v.date.map(|d| lang.format_full_date(d)).unwrap_or_default();
@@ -279,14 +273,8 @@ async fn resume_draft(
     f: &mut Fields,
     uid: Uid,
 ) -> Result<(), WebError> {
-    let raw = user
-        .imap(Retry::Safe, move |c| {
-            Box::pin(async move {
-                let drafts = imap::special_folder(c, SpecialUse::Drafts).await?;
-                imap::fetch_raw(c, &drafts, uid).await
-            })
-        })
-        .await?;
+    let drafts = user.mail.special_folder(SpecialUse::Drafts).await?;
+    let raw = user.mail.raw(&drafts, uid).await?;
     let src = parse_for_compose(&raw);
     let v = &src.view;
     let list = |a: &[Addr]| {
@@ -400,7 +388,7 @@ async fn compose_post(
         "save" | "autosave" => {
             let outgoing = outgoing(&state, &user, &form.fields, false).await;
             let saved = match outgoing {
-                Ok(o) => outbox::save_draft(&state.pool, &user.user.pool_key, &o)
+                Ok(o) => outbox::save_draft(&user.mail, &o)
                     .await
                     .map_err(|e| e.to_string()),
                 Err(e) => Err(e),
@@ -475,14 +463,13 @@ async fn send(
         return Ok(redirect(&urls::folder(&back)));
     }
     // In its own task: a browser that goes away mid-send must not leave it sent but not filed.
-    let (pool, key, tls, orig) = (
-        state.pool.clone(),
-        user.user.pool_key.clone(),
+    let (mail, tls, orig) = (
+        user.mail.clone(),
         state.config.tls.clone(),
         original.clone(),
     );
     let outcome =
-        tokio::spawn(async move { outbox::send(&pool, &key, &smtp, &tls, outgoing, orig).await })
+        tokio::spawn(async move { outbox::send(&mail, &smtp, &tls, outgoing, orig).await })
             .await
             .map_err(|e| WebError::Internal(format!("send task: {e}")))?;
     if matches!(outcome, Outcome::NotSent { .. }) {

@@ -17,6 +17,7 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::app::AppState;
 use crate::mail::FolderName;
 use crate::mail::imap::watch::MailEvent;
+use crate::mail::mailbox::Mailbox;
 use crate::web::error::WebError;
 use crate::web::extract::CurrentUser;
 use crate::web::urls;
@@ -44,6 +45,11 @@ async fn events_get(
     }
     let mut receivers = Vec::new();
     let mut known = Vec::new();
+    if let Mailbox::Local { key, .. } = &user.mail {
+        // A POP3 account: its periodic checks announce what they download into the inbox.
+        receivers.extend(state.pops.subscribe(key));
+        folders.clear();
+    }
     for f in folders {
         let (rx, last) = state.watchers.subscribe(&key, f);
         receivers.push(rx);

@@ -8,8 +8,8 @@ use tower_sessions::Session;
 
 use crate::app::AppState;
 use crate::i18n::Lang;
-use crate::mail::MailError;
-use crate::mail::imap::{ImapPool, Retry, pool::Op};
+use crate::mail::account::Protocol;
+use crate::mail::mailbox::Mailbox;
 use crate::web::error::WebError;
 
 /// What the browser session remembers about its user. The password is not here: it stays in the IMAP
@@ -18,8 +18,15 @@ use crate::web::error::WebError;
 pub struct SessionUser {
     pub address: String,
     pub pool_key: String,
+    /// IMAP, or POP3 (mail downloaded into Courrier's store).
+    #[serde(default = "imap")]
+    pub protocol: Protocol,
     /// Token that every state-changing form of this session must carry.
     pub csrf: String,
+}
+
+fn imap() -> Protocol {
+    Protocol::Imap
 }
 
 impl SessionUser {
@@ -53,7 +60,8 @@ pub fn lang_of(parts: &Parts) -> Lang {
 pub struct CurrentUser {
     pub user: SessionUser,
     pub lang: Lang,
-    pool: ImapPool,
+    /// The account's mail, on the IMAP server or in the local store.
+    pub mail: Mailbox,
     session: Session,
 }
 
@@ -84,15 +92,30 @@ where
         let Some(user) = user else {
             return Err(WebError::NotLoggedIn { next });
         };
-        if !app.pool.knows(&user.pool_key) {
+        let mail = match user.protocol {
+            Protocol::Imap if app.pool.knows(&user.pool_key) => Some(Mailbox::Imap {
+                pool: app.pool.clone(),
+                key: user.pool_key.clone(),
+            }),
+            Protocol::Pop3 => app
+                .pops
+                .account_of(&user.pool_key)
+                .map(|account| Mailbox::Local {
+                    pops: app.pops.clone(),
+                    key: user.pool_key.clone(),
+                    account,
+                }),
+            Protocol::Imap => None,
+        };
+        let Some(mail) = mail else {
             // Courrier restarted or the account was reaped: the password is gone from memory.
             let _ = session.flush().await;
             return Err(WebError::SessionExpired);
-        }
+        };
         Ok(CurrentUser {
             user,
             lang: lang_of(parts),
-            pool: app.pool.clone(),
+            mail,
             session,
         })
     }
@@ -124,17 +147,5 @@ impl CurrentUser {
             .await
             .ok()
             .flatten()
-    }
-
-    /// Runs an IMAP operation on one of this user's pooled connections.
-    pub async fn imap<T, F>(&self, retry: Retry, op: F) -> Result<T, WebError>
-    where
-        T: Send + 'static,
-        F: Op<T> + 'static,
-    {
-        self.pool
-            .run(&self.user.pool_key, retry, op)
-            .await
-            .map_err(|e: MailError| e.into())
     }
 }

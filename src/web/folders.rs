@@ -9,9 +9,9 @@ use axum::routing::{get, post};
 
 use crate::app::AppState;
 use crate::i18n::Lang;
+use crate::mail::FolderError;
 use crate::mail::FolderName;
-use crate::mail::imap::folders::{self, FolderError};
-use crate::mail::imap::{self, Retry};
+
 use crate::web::error::{WebError, redirect};
 use crate::web::extract::CurrentUser;
 use crate::web::urls;
@@ -48,9 +48,7 @@ struct FoldersPage {
 }
 
 async fn folders_get(user: CurrentUser) -> Result<Response, WebError> {
-    let overview = user
-        .imap(Retry::Safe, |c| Box::pin(imap::overview(c)))
-        .await?;
+    let overview = user.mail.overview().await?;
     let lang = user.lang;
     let mut ctx = PageCtx::user(&user, lang.t("folders-title"));
     ctx.flash = user.take_flash().await;
@@ -107,24 +105,13 @@ async fn report(
     Ok(redirect(urls::FOLDERS))
 }
 
-/// Runs a folder operation and words its outcome; only connection problems become error pages.
-async fn run<F>(
-    user: &CurrentUser,
-    op: F,
+/// Words a folder operation's outcome; only connection problems become error pages.
+fn word(
+    lang: Lang,
+    result: Result<Result<FolderName, FolderError>, crate::mail::MailError>,
     ok: impl FnOnce(FolderName) -> String,
-) -> Result<String, WebError>
-where
-    F: for<'c> Fn(
-            &'c mut imap::Conn,
-        ) -> futures::future::BoxFuture<
-            'c,
-            Result<Result<FolderName, FolderError>, crate::mail::MailError>,
-        > + Send
-        + Sync
-        + 'static,
-{
-    let lang = user.lang;
-    match user.imap(Retry::Never, op).await? {
+) -> Result<String, WebError> {
+    match result? {
         Ok(name) => Ok(ok(name)),
         Err(e) => Ok(folder_error(lang, &e)),
     }
@@ -145,28 +132,14 @@ fn folder_error(lang: Lang, e: &FolderError) -> String {
     }
 }
 
-/// Splits a folder operation's result so that only connection problems abort the request.
-fn split<T>(r: Result<T, FolderError>) -> Result<Result<T, FolderError>, crate::mail::MailError> {
-    match r {
-        Err(FolderError::Mail(m)) if m.poisons_connection() => Err(m),
-        other => Ok(other),
-    }
-}
-
 async fn create_post(user: CurrentUser, body: Bytes) -> Result<Response, WebError> {
     let pairs = user.checked_form(&body)?;
     let name = field(&pairs, "name").to_owned();
     let parent = FolderName::new(field(&pairs, "parent"));
     let lang = user.lang;
-    let result = run(
-        &user,
-        move |c| {
-            let (name, parent) = (name.clone(), parent.clone());
-            Box::pin(async move { split(folders::create(c, parent.as_ref(), &name).await) })
-        },
-        |n| lang.t_args("folders-created", &[("name", n.to_string())]),
-    )
-    .await;
+    let result = word(lang, user.mail.create_folder(parent, name).await, |n| {
+        lang.t_args("folders-created", &[("name", n.to_string())])
+    });
     report(&user, result).await
 }
 
@@ -175,15 +148,9 @@ async fn rename_post(user: CurrentUser, body: Bytes) -> Result<Response, WebErro
     let folder = FolderName::new(field(&pairs, "folder")).ok_or(WebError::FolderNotFound)?;
     let name = field(&pairs, "name").to_owned();
     let lang = user.lang;
-    let result = run(
-        &user,
-        move |c| {
-            let (folder, name) = (folder.clone(), name.clone());
-            Box::pin(async move { split(folders::rename(c, &folder, &name).await) })
-        },
-        |n| lang.t_args("folders-renamed", &[("name", n.to_string())]),
-    )
-    .await;
+    let result = word(lang, user.mail.rename_folder(folder, name).await, |n| {
+        lang.t_args("folders-renamed", &[("name", n.to_string())])
+    });
     report(&user, result).await
 }
 
@@ -200,17 +167,9 @@ async fn delete_post(user: CurrentUser, body: Bytes) -> Result<Response, WebErro
             fields: vec![("folder".into(), folder.to_string())],
         }));
     }
-    let result = run(
-        &user,
-        move |c| {
-            let folder = folder.clone();
-            Box::pin(
-                async move { split(folders::delete(c, &folder).await.map(|()| folder.clone())) },
-            )
-        },
-        |_| lang.t("folders-deleted"),
-    )
-    .await;
+    let result = word(lang, user.mail.delete_folder(folder).await, |_| {
+        lang.t("folders-deleted")
+    });
     report(&user, result).await
 }
 
@@ -219,20 +178,8 @@ async fn subscribe_post(user: CurrentUser, body: Bytes) -> Result<Response, WebE
     let folder = FolderName::new(field(&pairs, "folder")).ok_or(WebError::FolderNotFound)?;
     let on = field(&pairs, "subscribed") == "1";
     let lang = user.lang;
-    let result = run(
-        &user,
-        move |c| {
-            let folder = folder.clone();
-            Box::pin(async move {
-                split(
-                    folders::set_subscribed(c, &folder, on)
-                        .await
-                        .map(|()| folder.clone()),
-                )
-            })
-        },
-        |_| lang.t("folders-saved"),
-    )
-    .await;
+    let result = word(lang, user.mail.set_subscribed(folder, on).await, |_| {
+        lang.t("folders-saved")
+    });
     report(&user, result).await
 }

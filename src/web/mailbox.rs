@@ -10,8 +10,8 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 
 use crate::app::AppState;
-use crate::mail::imap::actions::{self, Action, Applied, Selection};
-use crate::mail::imap::{self, Retry};
+use crate::mail::imap;
+use crate::mail::{Action, Applied, Selection};
 use crate::mail::{FolderName, ListPage, ListQuery, Search, SortKey, SpecialUse, Uid};
 use crate::web::error::{WebError, redirect};
 use crate::web::extract::CurrentUser;
@@ -236,24 +236,16 @@ async fn mailbox_get(
     let page_size = state.config.page_size;
     let query = q.list_query();
     let threaded = q.view.as_deref() == Some("threads");
-    let f = folder.clone();
-    let lq = query.clone();
-    let (folders, listing) = user
-        .imap(Retry::Safe, move |c| {
-            let (f, lq) = (f.clone(), lq.clone());
-            Box::pin(async move {
-                let folders = imap::overview(c).await?;
-                let listing = if threaded {
-                    Listing::Threads(
-                        imap::thread_page(c, &f, page, page_size, THREAD_WINDOW).await?,
-                    )
-                } else {
-                    Listing::Flat(imap::list_query(c, &f, &lq, page, page_size).await?)
-                };
-                Ok((folders, listing))
-            })
-        })
-        .await?;
+    let folders = user.mail.overview().await?;
+    let listing = if threaded {
+        Listing::Threads(
+            user.mail
+                .threads(&folder, page, page_size, THREAD_WINDOW)
+                .await?,
+        )
+    } else {
+        Listing::Flat(user.mail.list(&folder, &query, page, page_size).await?)
+    };
     let (list, threads) = match listing {
         Listing::Flat(l) => (l, None),
         Listing::Threads(t) => (
@@ -447,19 +439,7 @@ async fn actions_post(
         ),
         other => return Err(WebError::BadRequest(format!("unknown action {other:?}"))),
     };
-    // Flag changes are idempotent and may be retried on a new connection; moves are not.
-    let retry = match action {
-        Action::MarkRead | Action::MarkUnread | Action::Flag | Action::Unflag => Retry::Safe,
-        _ => Retry::Never,
-    };
-    let f = folder.clone();
-    let (sel, act) = (selection.clone(), action.clone());
-    let applied = user
-        .imap(retry, move |c| {
-            let (f, sel, act) = (f.clone(), sel.clone(), act.clone());
-            Box::pin(async move { actions::apply(c, &f, &sel, &act).await })
-        })
-        .await?;
+    let applied = user.mail.apply(&folder, &selection, &action).await?;
     let lang = user.lang;
     let notice = match applied {
         Applied::NeedsConfirmation => {
@@ -502,10 +482,7 @@ async fn empty_post(
     let pairs = user.checked_form(&body)?;
     let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     let lang = user.lang;
-    let f = folder.clone();
-    let folders = user
-        .imap(Retry::Safe, |c| Box::pin(imap::list_folders(c)))
-        .await?;
+    let folders = user.mail.folders().await?;
     let role = role_of(&folders, &folder);
     if !matches!(role, Some(SpecialUse::Trash | SpecialUse::Junk)) {
         return Err(WebError::BadRequest(
@@ -524,11 +501,7 @@ async fn empty_post(
             fields: vec![],
         }));
     }
-    user.imap(Retry::Never, move |c| {
-        let f = f.clone();
-        Box::pin(async move { actions::empty_folder(c, &f).await })
-    })
-    .await?;
+    user.mail.empty(&folder).await?;
     user.set_flash(lang.t("act-deleted")).await;
     Ok(redirect(&urls::folder(&folder)))
 }

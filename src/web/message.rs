@@ -11,7 +11,6 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use crate::app::AppState;
-use crate::mail::imap::{self, Retry};
 use crate::mail::parse::{Addr, Body, MessageView, parse_message};
 use crate::mail::sanitize::{self, HtmlPolicy, SafeHtml, Sanitized};
 use crate::mail::{FolderName, Section, Uid};
@@ -107,17 +106,8 @@ async fn message_get(
 ) -> Result<Response, WebError> {
     let (folder, uid) = parse_target(&folder, &uid)?;
     let allow_remote = q.remote.is_some();
-    let f = folder.clone();
-    let (folders, fetched) = user
-        .imap(Retry::Safe, move |c| {
-            let f = f.clone();
-            Box::pin(async move {
-                let folders = imap::overview(c).await?;
-                let m = imap::fetch_message(c, &f, uid, true).await?;
-                Ok((folders, m))
-            })
-        })
-        .await?;
+    let folders = user.mail.overview().await?;
+    let fetched = user.mail.message(&folder, uid, true).await?;
     let truncated = fetched.truncated();
     let msg = parse_message(&fetched.raw);
     let lang = user.lang;
@@ -226,12 +216,7 @@ async fn body_get(
 ) -> Result<Response, WebError> {
     let (folder, uid) = parse_target(&folder, &uid)?;
     let allow_remote = q.remote.is_some();
-    let fetched = user
-        .imap(Retry::Safe, move |c| {
-            let f = folder.clone();
-            Box::pin(async move { imap::fetch_message(c, &f, uid, false).await })
-        })
-        .await?;
+    let fetched = user.mail.message(&folder, uid, false).await?;
     let msg = parse_message(&fetched.raw);
     let html = match &msg.body {
         Body::Html(h) => sanitize_body(h, &msg, allow_remote).html,
@@ -268,13 +253,7 @@ async fn part_get(
 ) -> Result<Response, WebError> {
     let (folder, uid) = parse_target(&folder, &uid)?;
     let section = Section::parse(&section).ok_or(WebError::PartNotFound)?;
-    let part = user
-        .imap(Retry::Safe, move |c| {
-            let f = folder.clone();
-            let s = section.clone();
-            Box::pin(async move { imap::fetch_part(c, &f, uid, &s).await })
-        })
-        .await?;
+    let part = user.mail.part(&folder, uid, &section).await?;
     let filename = safe_filename(part.filename.as_deref().unwrap_or("attachment"));
     Ok(download(part.bytes, &part.content_type, &filename))
 }
@@ -284,12 +263,7 @@ async fn raw_get(
     Path((folder, uid)): Path<(String, String)>,
 ) -> Result<Response, WebError> {
     let (folder, uid) = parse_target(&folder, &uid)?;
-    let raw = user
-        .imap(Retry::Safe, move |c| {
-            let f = folder.clone();
-            Box::pin(async move { imap::fetch_raw(c, &f, uid).await })
-        })
-        .await?;
+    let raw = user.mail.raw(&folder, uid).await?;
     Ok(download(
         raw,
         "message/rfc822",

@@ -9,6 +9,7 @@ pub mod extract;
 pub mod folders;
 pub mod mailbox;
 pub mod message;
+pub mod pop;
 pub mod search;
 pub mod security;
 pub mod settings;
@@ -73,6 +74,7 @@ pub fn routes(state: AppState) -> Router {
         .merge(folders::routes())
         .merge(events::routes())
         .merge(search::routes())
+        .merge(pop::routes())
         .route("/static/{*path}", axum::routing::get(assets::get))
         .route(
             "/favicon.ico",

@@ -8,7 +8,6 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use crate::app::AppState;
-use crate::mail::imap::{self, Retry};
 use crate::mail::{FolderName, Search};
 use crate::web::error::WebError;
 use crate::web::extract::CurrentUser;
@@ -69,21 +68,12 @@ async fn search_get(
         since: None,
         before: None,
     };
-    let s = search.clone();
-    let (overview, hits) = user
-        .imap(Retry::Safe, move |c| {
-            let s = s.clone();
-            Box::pin(async move {
-                let overview = imap::overview(c).await?;
-                let hits = if s.is_empty() {
-                    vec![]
-                } else {
-                    imap::search_all(c, &s, CAP).await?
-                };
-                Ok((overview, hits))
-            })
-        })
-        .await?;
+    let overview = user.mail.overview().await?;
+    let hits = if search.is_empty() {
+        vec![]
+    } else {
+        user.mail.search_all(&search, CAP).await?
+    };
     let lang = user.lang;
     let now = chrono::Utc::now().timestamp();
     let pages = hits.len().div_ceil(PAGE).max(1);

@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::mail::compose::one_line;
+use crate::mail::pop3::account::PopOptions;
 use crate::store::settings::Settings;
 use crate::web::error::{WebError, redirect};
 use crate::web::extract::CurrentUser;
@@ -26,6 +27,8 @@ struct SettingsPage {
     display_name: String,
     signature: String,
     saved: bool,
+    /// A POP3 account's download options.
+    pop: Option<PopOptions>,
 }
 
 #[derive(Deserialize)]
@@ -43,11 +46,16 @@ async fn settings_get(
         .load(&user.user.address)
         .await
         .map_err(|e| WebError::Internal(format!("settings: {e}")))?;
+    let pop = match user.mail.pop_account() {
+        Some(a) => Some(a.options().await),
+        None => None,
+    };
     Ok(render(&SettingsPage {
         ctx: PageCtx::user(&user, user.lang.t("settings-title")),
         display_name: s.display_name,
         signature: s.signature,
         saved: q.saved.is_some(),
+        pop,
     }))
 }
 
@@ -59,6 +67,11 @@ struct SettingsForm {
     display_name: String,
     #[serde(default)]
     signature: String,
+    pop_keep_copy: Option<String>,
+    pop_delete_after: Option<String>,
+    #[serde(default)]
+    pop_days: String,
+    pop_delete_here: Option<String>,
 }
 
 async fn settings_post(
@@ -85,5 +98,19 @@ async fn settings_post(
         .save(&user.user.address, &settings)
         .await
         .map_err(|e| WebError::Internal(format!("settings: {e}")))?;
+    if let Some(account) = user.mail.pop_account() {
+        let days = form
+            .pop_days
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|d| (1..=3650).contains(d));
+        let opts = PopOptions {
+            keep_copy: form.pop_keep_copy.is_some(),
+            delete_after_days: days.filter(|_| form.pop_delete_after.is_some()),
+            delete_when_deleted_here: form.pop_delete_here.is_some(),
+        };
+        account.set_options(&opts).await?;
+    }
     Ok(redirect(&format!("{}?saved=1", urls::SETTINGS)))
 }

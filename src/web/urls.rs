@@ -18,6 +18,7 @@ pub const COMPOSE: &str = "/compose";
 pub const SETTINGS: &str = "/settings";
 pub const FOLDERS: &str = "/folders";
 pub const SEARCH: &str = "/search";
+pub const CHECK: &str = "/check";
 
 fn seg(s: &str) -> String {
     utf8_percent_encode(s, SEGMENT).to_string()

@@ -9,6 +9,7 @@ use axum::response::{Html, IntoResponse, Response};
 
 use crate::i18n::Lang;
 use crate::mail::imap::Overview;
+use crate::mail::pop3::account::{CheckProblem, CheckState};
 use crate::mail::{Folder, FolderName, SpecialUse};
 use crate::web::error::ErrorPage;
 use crate::web::extract::{CurrentUser, lang_of};
@@ -26,6 +27,39 @@ pub struct PageCtx {
     pub flash: Option<String>,
     /// The folder this page shows, for live updates (`/events`).
     pub live_folder: Option<String>,
+    /// For a POP3 account: the state of its downloads, shown with a "Check mail" button.
+    pub pop: Option<PopStatus>,
+}
+
+/// The download state of a POP3 account, worded.
+#[derive(Clone, Debug)]
+pub struct PopStatus {
+    pub label: String,
+    /// The last check failed (shown as a warning).
+    pub problem: bool,
+}
+
+impl PopStatus {
+    pub fn of(lang: Lang, state: &CheckState) -> Self {
+        let now = chrono::Utc::now().timestamp();
+        let (key, problem) = match state.problem {
+            _ if state.checking => ("pop-checking", false),
+            Some(CheckProblem::InUse) => ("pop-in-use", true),
+            Some(CheckProblem::AuthFailed) => ("pop-auth-failed", true),
+            Some(CheckProblem::Unreachable) => ("pop-unreachable", true),
+            Some(CheckProblem::Failed) => ("pop-failed", true),
+            None if state.last_ok.is_none() => ("pop-never", false),
+            None => ("pop-last-check", false),
+        };
+        let when = state
+            .last_ok
+            .map(|t| lang.format_list_date(t, now))
+            .unwrap_or_default();
+        PopStatus {
+            label: lang.t_args(key, &[("time", when)]),
+            problem,
+        }
+    }
 }
 
 impl PageCtx {
@@ -38,6 +72,10 @@ impl PageCtx {
             csrf: user.user.csrf.clone(),
             flash: None,
             live_folder: None,
+            pop: user
+                .mail
+                .pop_account()
+                .map(|a| PopStatus::of(user.lang, &a.state())),
         }
     }
 
@@ -50,6 +88,7 @@ impl PageCtx {
             csrf: String::new(),
             flash: None,
             live_folder: None,
+            pop: None,
         }
     }
 

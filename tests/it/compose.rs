@@ -9,7 +9,7 @@ use crate::support::imap_probe::Probe;
 use crate::support::{Account, TestApp, new_account};
 
 /// The value of a form field in a page (`name="x" value="..."`), entities decoded.
-fn field(html: &str, name: &str) -> String {
+pub(crate) fn field(html: &str, name: &str) -> String {
     let key = format!("name=\"{name}\" value=\"");
     let start = html.find(&key).unwrap_or_else(|| panic!("no field {name}")) + key.len();
     let end = start + html[start..].find('"').unwrap();
@@ -25,7 +25,7 @@ fn body_field(html: &str) -> String {
 }
 
 /// A compose form opened at `path`, as a multipart form with its hidden fields, plus the page.
-async fn open_form(app: &TestApp, path: &str) -> (Form, String) {
+pub(crate) async fn open_form(app: &TestApp, path: &str) -> (Form, String) {
     let page = app.page(path).await;
     let mut form = Form::new();
     for name in [
@@ -43,7 +43,7 @@ async fn open_form(app: &TestApp, path: &str) -> (Form, String) {
     (form, page)
 }
 
-async fn post(app: &TestApp, form: Form) -> reqwest::Response {
+pub(crate) async fn post(app: &TestApp, form: Form) -> reqwest::Response {
     app.client
         .post(format!("{}/compose", app.base))
         .header("accept-language", "en")

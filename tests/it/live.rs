@@ -10,13 +10,13 @@ use crate::support::mailstack::restart_imap;
 use crate::support::{TestApp, new_account};
 
 /// An open `/events` stream, read event by event.
-struct Events {
+pub(crate) struct Events {
     stream: std::pin::Pin<Box<dyn futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
     buf: String,
 }
 
 impl Events {
-    async fn open(app: &TestApp, folder: &str) -> Events {
+    pub(crate) async fn open(app: &TestApp, folder: &str) -> Events {
         let r = app
             .client
             .get(format!("{}/events?folder={folder}", app.base))
@@ -37,7 +37,7 @@ impl Events {
     }
 
     /// The data of the next `mail` event matching `pred`, waiting at most `within`.
-    async fn next_matching(
+    pub(crate) async fn next_matching(
         &mut self,
         within: Duration,
         pred: impl Fn(&serde_json::Value) -> bool,

@@ -15,5 +15,6 @@ mod mailbox;
 mod message;
 mod pool;
 mod pop3;
+mod pop3_web;
 mod search;
 mod threads;

@@ -3,59 +3,8 @@
 
 use super::conn::Conn;
 use super::{codec, list_folders, special_folder};
-use crate::mail::{FolderName, MailError, SpecialUse, Uid};
-
-/// Which messages of the folder an action applies to.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Selection {
-    Uids(Vec<Uid>),
-    /// Every message of the folder.
-    All,
-}
-
-impl Selection {
-    fn set(&self) -> Option<String> {
-        match self {
-            Selection::All => Some("1:*".into()),
-            Selection::Uids(u) if u.is_empty() => None,
-            Selection::Uids(u) => Some(
-                u.iter()
-                    .map(|x| x.0.to_string())
-                    .collect::<Vec<_>>()
-                    .join(","),
-            ),
-        }
-    }
-}
-
-/// What the user asked for.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Action {
-    MarkRead,
-    MarkUnread,
-    Flag,
-    Unflag,
-    MoveTo(FolderName),
-    /// To Trash; in Trash itself, for good, but only once `confirmed`.
-    Delete {
-        confirmed: bool,
-    },
-    Archive,
-    Spam,
-    NotSpam,
-}
-
-/// What happened.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Applied {
-    Done,
-    /// Deleting from Trash is permanent: the user must confirm first.
-    NeedsConfirmation,
-    /// Moved into this folder.
-    Moved(FolderName),
-    /// Nothing was selected.
-    NothingSelected,
-}
+pub use crate::mail::{Action, Applied, Selection};
+use crate::mail::{FolderName, MailError, SpecialUse};
 
 /// Applies `action` to the selected messages of `folder`.
 pub async fn apply(
@@ -64,7 +13,7 @@ pub async fn apply(
     selection: &Selection,
     action: &Action,
 ) -> Result<Applied, MailError> {
-    let Some(set) = selection.set() else {
+    let Some(set) = uid_set(selection) else {
         return Ok(Applied::NothingSelected);
     };
     let flags = |op: &str, flag: &str| format!("UID STORE {set} {op}FLAGS.SILENT ({flag})");
@@ -165,4 +114,18 @@ pub async fn role_of(
         .into_iter()
         .find(|f| &f.name == folder)
         .and_then(|f| f.special))
+}
+
+/// The UID set of a selection, `None` when nothing is selected.
+fn uid_set(selection: &Selection) -> Option<String> {
+    match selection {
+        Selection::All => Some("1:*".into()),
+        Selection::Uids(u) if u.is_empty() => None,
+        Selection::Uids(u) => Some(
+            u.iter()
+                .map(|x| x.0.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
+    }
 }

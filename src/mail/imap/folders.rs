@@ -3,22 +3,8 @@
 
 use super::conn::Conn;
 use super::{codec, list_folders};
+pub use crate::mail::FolderError;
 use crate::mail::{Folder, FolderName, MailError};
-
-/// Why a folder operation was not done.
-#[derive(Debug, thiserror::Error)]
-pub enum FolderError {
-    #[error("empty or invalid folder name")]
-    InvalidName,
-    #[error("a folder with that name exists already")]
-    Exists,
-    #[error("special folders cannot be renamed or deleted")]
-    Protected,
-    #[error("no such folder")]
-    NotFound,
-    #[error(transparent)]
-    Mail(#[from] MailError),
-}
 
 /// Checks a new last path component: not empty, no hierarchy separator, no control characters.
 fn valid_leaf(leaf: &str, delimiter: Option<char>) -> Result<String, FolderError> {

@@ -134,7 +134,7 @@ fn folder_from_list(raw: &str, delimiter: Option<char>, attrs: &[NameAttribute])
 }
 
 /// Special folders in their usual order, each followed by its subfolders; then the others by path.
-fn sort_folders(folders: &mut [Folder]) {
+pub(crate) fn sort_folders(folders: &mut [Folder]) {
     let top_rank: std::collections::HashMap<String, u8> = folders
         .iter()
         .filter(|f| f.depth == 0)
@@ -301,7 +301,7 @@ async fn sorted_without_sort(
     Ok(uids)
 }
 
-fn sort_text(s: &MessageSummary, key: SortKey) -> String {
+pub(crate) fn sort_text(s: &MessageSummary, key: SortKey) -> String {
     match key {
         SortKey::From => s.from.to_lowercase(),
         SortKey::Subject => {

@@ -1,4 +1,5 @@
-//! POP3 accounts: the protocol client. (Downloading into Courrier's own store comes on top of it.)
+//! POP3 accounts: the protocol client, the download engine, and the accounts at run time.
 
+pub mod account;
 pub mod client;
 pub mod sync;

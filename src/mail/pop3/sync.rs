@@ -7,7 +7,7 @@
 //! deletes nothing. The store's file names carry each message's UIDL, so a ledger that was not saved
 //! in time is rebuilt from them: nothing is downloaded twice.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -79,15 +79,27 @@ async fn save(path: &Path, ledger: &Ledger) -> Result<(), MailError> {
 
 /// Downloads what is new, applies the deletion options, and ends the session (QUIT).
 pub async fn sync(
-    mut pop: Pop3,
+    pop: Pop3,
     store: &LocalStore,
     ledger_path: &Path,
     opts: SyncOptions,
 ) -> Result<SyncReport, MailError> {
+    sync_with(pop, store, ledger_path, opts, &HashSet::new()).await
+}
+
+/// [`sync`], also deleting from the server the messages whose UIDLs are in `doomed` (deleted here by
+/// the user, with "delete from the server when deleted here").
+pub async fn sync_with(
+    mut pop: Pop3,
+    store: &LocalStore,
+    ledger_path: &Path,
+    opts: SyncOptions,
+    doomed: &HashSet<String>,
+) -> Result<SyncReport, MailError> {
     let inbox = FolderName::inbox();
     let mut ledger = load(ledger_path).await?;
     // Messages stored by a run that ended before its ledger was saved.
-    let stored: std::collections::HashSet<String> = store
+    let stored: HashSet<String> = store
         .stored_tags(&inbox)
         .await
         .map_err(|e| MailError::Refused(format!("store: {e}")))?
@@ -108,6 +120,11 @@ pub async fn sync(
     let mut unsaved = 0;
     for (n, uidl) in &listing {
         if let Some(entry) = ledger.messages.get(uidl) {
+            if doomed.contains(uidl) {
+                pop.dele(*n).await?;
+                report.deleted_on_server += 1;
+                continue;
+            }
             let expired = opts.keep_copy
                 && opts
                     .delete_after_days
@@ -142,7 +159,7 @@ pub async fn sync(
         }
     }
     // Forget messages no longer on the server, so the ledger does not grow for ever.
-    let present: std::collections::HashSet<&String> = listing.iter().map(|(_, u)| u).collect();
+    let present: HashSet<&String> = listing.iter().map(|(_, u)| u).collect();
     ledger.messages.retain(|u, _| present.contains(u));
     save(ledger_path, &ledger).await?;
     pop.quit().await?;

@@ -69,8 +69,17 @@ pub fn new_account(tag: &str) -> Account {
 
 /// IMAP logins of this account that Dovecot logged.
 pub fn dovecot_logins(address: &str) -> u32 {
+    logins_of(address, "imap")
+}
+
+/// POP3 logins of this account that Dovecot logged.
+pub fn pop3_logins(address: &str) -> u32 {
+    logins_of(address, "pop3")
+}
+
+fn logins_of(address: &str, protocol: &str) -> u32 {
     let out = Command::new(script())
-        .args(["logins", address])
+        .args(["logins", address, protocol])
         .output()
         .expect("run scripts/mailstack logins");
     String::from_utf8_lossy(&out.stdout)

@@ -5,6 +5,9 @@
 //! Delivery is durable: the message is written to `tmp/`, synced, renamed into `new/`, and the
 //! directory synced, before the caller is told it is stored; only then may the server copy go.
 
+pub mod folders;
+pub mod query;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -282,6 +285,14 @@ impl LocalStore {
     pub async fn remove(&self, msg: &LocalMessage) -> std::io::Result<()> {
         tokio::fs::remove_file(&msg.path).await
     }
+}
+
+/// The tag a downloaded message was delivered with (see [`LocalStore::deliver`]), from its path.
+pub fn tag_of(path: &Path) -> Option<String> {
+    let name = path.file_name()?.to_string_lossy().into_owned();
+    let base = base_name(&name);
+    let tag = base.strip_suffix(".courrier")?.rsplit('.').next()?;
+    (!tag.is_empty() && tag != "local").then(|| tag.to_owned())
 }
 
 /// Makes a rename in `dir` durable (the directory entry itself is synced).

@@ -1,0 +1,665 @@
+//! Reading and changing a local store the way the pages read and change an IMAP account: pages of a
+//! folder (sorted, searched), conversations, a message, one part, flags, moves, deletes, appends.
+//!
+//! The common page (newest first, no search) parses only the headers of the messages it shows; sorting
+//! and searching need every message's headers, which an in-memory index keeps after the first read
+//! (keyed by the file's base name, which flag changes and moves keep).
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use super::folders::{special_name, special_of};
+use super::{LocalMessage, LocalStore, base_name};
+use crate::mail::imap::{FetchedMessage, MAX_DISPLAY_BYTES, Overview, ThreadPage, sort_text};
+use crate::mail::parse::{self, PartContent};
+use crate::mail::thread::{self, ThreadInput};
+use crate::mail::{
+    Action, Applied, Flags, FolderName, ListPage, ListQuery, MailError, MessageSummary, Search,
+    Section, Selection, SortKey, SpecialUse, Uid,
+};
+
+/// Largest header block read for the list and the index.
+const MAX_HEADER_BYTES: usize = 256 * 1024;
+
+/// What the index keeps of a message.
+#[derive(Clone, Debug, Default)]
+struct Headers {
+    from: String,
+    from_address: String,
+    subject: String,
+    /// Date header, else the file's modification time.
+    date: i64,
+    size: u32,
+    has_attachment: bool,
+    message_id: Option<String>,
+    references: Vec<String>,
+}
+
+/// A local store with its header index: what the pages of a POP3 account use.
+#[derive(Clone, Debug)]
+pub struct LocalMailbox {
+    pub store: LocalStore,
+    index: Arc<Mutex<HashMap<String, Arc<Headers>>>>,
+}
+
+fn io(e: std::io::Error) -> MailError {
+    MailError::Refused(format!("local store: {e}"))
+}
+
+/// Reads the header block of a message file (up to the first empty line) and its size.
+fn read_headers(path: &PathBuf) -> std::io::Result<(Vec<u8>, u64, i64)> {
+    let mut f = std::fs::File::open(path)?;
+    let meta = f.metadata()?;
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let mut buf = Vec::with_capacity(8192);
+    let mut chunk = [0u8; 8192];
+    loop {
+        let n = f.read(&mut chunk)?;
+        if n == 0 {
+            break;
+        }
+        let from = buf.len().saturating_sub(3);
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(end) = header_end(&buf[from..]) {
+            buf.truncate(from + end);
+            break;
+        }
+        if buf.len() >= MAX_HEADER_BYTES {
+            buf.truncate(MAX_HEADER_BYTES);
+            break;
+        }
+    }
+    Ok((buf, meta.len(), mtime))
+}
+
+fn header_end(b: &[u8]) -> Option<usize> {
+    let crlf = b.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4);
+    let lf = b.windows(2).position(|w| w == b"\n\n").map(|p| p + 2);
+    match (crlf, lf) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+fn headers_of_file(path: &PathBuf) -> Headers {
+    let Ok((raw, size, mtime)) = read_headers(path) else {
+        return Headers::default();
+    };
+    let h = parse::parse_list_headers(&raw);
+    let (message_id, references, _) = parse::thread_headers(&raw);
+    Headers {
+        from_address: h.from.address.clone().unwrap_or_default(),
+        from: h.from.display(),
+        subject: h.subject,
+        date: h.date.unwrap_or(mtime),
+        size: size.min(u32::MAX as u64) as u32,
+        has_attachment: h.has_attachment,
+        message_id,
+        references,
+    }
+}
+
+fn summary(m: &LocalMessage, h: &Headers) -> MessageSummary {
+    MessageSummary {
+        uid: m.uid,
+        from: h.from.clone(),
+        from_address: h.from_address.clone(),
+        subject: h.subject.clone(),
+        date: Some(h.date),
+        size: h.size,
+        flags: m.flags,
+        has_attachment: h.has_attachment,
+    }
+}
+
+fn key_of(m: &LocalMessage) -> String {
+    m.path
+        .file_name()
+        .map(|n| base_name(&n.to_string_lossy()).to_owned())
+        .unwrap_or_default()
+}
+
+fn clamp_page(total: u32, page: u32, page_size: u32) -> (u32, u32) {
+    let page_size = page_size.max(1);
+    let pages = total.div_ceil(page_size).max(1);
+    (page.min(pages - 1), page_size)
+}
+
+impl LocalMailbox {
+    pub fn new(store: LocalStore) -> Self {
+        LocalMailbox {
+            store,
+            index: Default::default(),
+        }
+    }
+
+    /// Headers of these messages, from the index or read now (in one blocking batch).
+    async fn headers(&self, msgs: &[LocalMessage]) -> Vec<Arc<Headers>> {
+        let keys: Vec<String> = msgs.iter().map(key_of).collect();
+        let missing: Vec<(String, PathBuf)> = {
+            let index = self.index.lock().unwrap_or_else(|e| e.into_inner());
+            keys.iter()
+                .zip(msgs)
+                .filter(|(k, _)| !index.contains_key(*k))
+                .map(|(k, m)| (k.clone(), m.path.clone()))
+                .collect()
+        };
+        if !missing.is_empty() {
+            let read = tokio::task::spawn_blocking(move || {
+                missing
+                    .into_iter()
+                    .map(|(k, p)| (k, Arc::new(headers_of_file(&p))))
+                    .collect::<Vec<_>>()
+            })
+            .await
+            .unwrap_or_default();
+            let mut index = self.index.lock().unwrap_or_else(|e| e.into_inner());
+            index.extend(read);
+        }
+        let index = self.index.lock().unwrap_or_else(|e| e.into_inner());
+        keys.iter()
+            .map(|k| index.get(k).cloned().unwrap_or_default())
+            .collect()
+    }
+
+    async fn messages(&self, folder: &FolderName) -> Result<Vec<LocalMessage>, MailError> {
+        if !self.store.has_folder(folder) && !folder.is_inbox() {
+            return Err(MailError::FolderNotFound);
+        }
+        self.store.messages(folder).await.map_err(io)
+    }
+
+    async fn message(&self, folder: &FolderName, uid: Uid) -> Result<LocalMessage, MailError> {
+        self.messages(folder)
+            .await?
+            .into_iter()
+            .find(|m| m.uid == uid)
+            .ok_or(MailError::MessageNotFound)
+    }
+
+    /// Folders and (no) quota: a local store has no provider quota.
+    pub async fn overview(&self) -> Result<Overview, MailError> {
+        Ok(Overview {
+            folders: self.store.folders().await.map_err(io)?,
+            quota: None,
+        })
+    }
+
+    /// The messages of a folder matching `search`, in the order `query` asks.
+    async fn matching(
+        &self,
+        folder: &FolderName,
+        query: &ListQuery,
+    ) -> Result<Vec<(LocalMessage, Arc<Headers>)>, MailError> {
+        let msgs = self.messages(folder).await?;
+        let s = &query.search;
+        let msgs: Vec<LocalMessage> = msgs
+            .into_iter()
+            .filter(|m| (!s.unread || !m.flags.seen) && (!s.flagged || m.flags.flagged))
+            .collect();
+        let headers = self.headers(&msgs).await;
+        let day = |d: chrono::NaiveDate| d.and_hms_opt(0, 0, 0).map(|t| t.and_utc().timestamp());
+        let since = s.since.and_then(day);
+        let before = s.before.and_then(day);
+        let mut rows: Vec<(LocalMessage, Arc<Headers>)> = msgs
+            .into_iter()
+            .zip(headers)
+            .filter(|(_, h)| {
+                (!s.attachments || h.has_attachment)
+                    && since.is_none_or(|t| h.date >= t)
+                    && before.is_none_or(|t| h.date < t)
+            })
+            .collect();
+        let words = words_of(s);
+        if !words.is_empty() {
+            let paths: Vec<PathBuf> = rows.iter().map(|(m, _)| m.path.clone()).collect();
+            let keep = tokio::task::spawn_blocking(move || {
+                paths
+                    .iter()
+                    .map(|p| {
+                        std::fs::read(p).is_ok_and(|raw| parse::text_contains_all(&raw, &words))
+                    })
+                    .collect::<Vec<bool>>()
+            })
+            .await
+            .unwrap_or_default();
+            let mut keep = keep.into_iter();
+            rows.retain(|_| keep.next().unwrap_or(false));
+        }
+        if query.sort != SortKey::Arrival {
+            let keyed: Vec<(String, i64, u32)> = rows
+                .iter()
+                .map(|(m, h)| {
+                    let s = summary(m, h);
+                    (sort_text(&s, query.sort), h.date, h.size)
+                })
+                .collect();
+            let mut order: Vec<usize> = (0..rows.len()).collect();
+            order.sort_by(|&a, &b| {
+                let (ka, kb) = (&keyed[a], &keyed[b]);
+                let o = match query.sort {
+                    SortKey::Date => ka.1.cmp(&kb.1),
+                    SortKey::Size => ka.2.cmp(&kb.2),
+                    _ => ka.0.cmp(&kb.0),
+                };
+                o.then(rows[a].0.uid.cmp(&rows[b].0.uid))
+            });
+            let mut taken: Vec<Option<(LocalMessage, Arc<Headers>)>> =
+                rows.into_iter().map(Some).collect();
+            rows = order.into_iter().filter_map(|i| taken[i].take()).collect();
+        }
+        if !query.ascending {
+            rows.reverse();
+        }
+        Ok(rows)
+    }
+
+    /// One page of a folder, as `query` asks.
+    pub async fn list_query(
+        &self,
+        folder: &FolderName,
+        query: &ListQuery,
+        page: u32,
+        page_size: u32,
+    ) -> Result<ListPage, MailError> {
+        if query.sort == SortKey::Arrival && !query.ascending && query.search.is_empty() {
+            // The common page: only the shown messages' headers are read.
+            let mut msgs = self.messages(folder).await?;
+            msgs.reverse();
+            let total = msgs.len() as u32;
+            let (page, page_size) = clamp_page(total, page, page_size);
+            let shown: Vec<LocalMessage> = msgs
+                .into_iter()
+                .skip((page * page_size) as usize)
+                .take(page_size as usize)
+                .collect();
+            let headers = self.headers(&shown).await;
+            return Ok(ListPage {
+                folder: folder.clone(),
+                total,
+                page,
+                page_size,
+                messages: shown
+                    .iter()
+                    .zip(headers)
+                    .map(|(m, h)| summary(m, &h))
+                    .collect(),
+            });
+        }
+        let rows = self.matching(folder, query).await?;
+        let total = rows.len() as u32;
+        let (page, page_size) = clamp_page(total, page, page_size);
+        Ok(ListPage {
+            folder: folder.clone(),
+            total,
+            page,
+            page_size,
+            messages: rows
+                .iter()
+                .skip((page * page_size) as usize)
+                .take(page_size as usize)
+                .map(|(m, h)| summary(m, h))
+                .collect(),
+        })
+    }
+
+    /// Conversations among the newest `window` messages of a folder.
+    pub async fn thread_page(
+        &self,
+        folder: &FolderName,
+        page: u32,
+        page_size: u32,
+        window: u32,
+    ) -> Result<ThreadPage, MailError> {
+        let msgs = self.messages(folder).await?;
+        let folder_total = msgs.len() as u32;
+        let newest: Vec<LocalMessage> = msgs
+            .into_iter()
+            .rev()
+            .take(window.max(1) as usize)
+            .collect();
+        let headers = self.headers(&newest).await;
+        let inputs: Vec<ThreadInput> = newest
+            .iter()
+            .rev()
+            .zip(headers.iter().rev())
+            .map(|(m, h)| ThreadInput {
+                uid: m.uid,
+                message_id: h.message_id.clone(),
+                references: h.references.clone(),
+                date: h.date,
+            })
+            .collect();
+        let by_uid: HashMap<Uid, MessageSummary> = newest
+            .iter()
+            .zip(&headers)
+            .map(|(m, h)| (m.uid, summary(m, h)))
+            .collect();
+        let all = thread::build(&inputs);
+        let total_threads = all.len() as u32;
+        let (page, page_size) = clamp_page(total_threads, page, page_size);
+        let threads = all
+            .into_iter()
+            .skip((page * page_size) as usize)
+            .take(page_size as usize)
+            .map(|t| {
+                t.members
+                    .into_iter()
+                    .filter_map(|(u, d)| by_uid.get(&u).map(|s| (s.clone(), d)))
+                    .collect::<Vec<_>>()
+            })
+            .filter(|t| !t.is_empty())
+            .collect();
+        Ok(ThreadPage {
+            threads,
+            total_threads,
+            page,
+            page_size,
+            window,
+            folder_total,
+        })
+    }
+
+    /// A message for display; opening it marks it read, as in any client.
+    pub async fn fetch_message(
+        &self,
+        folder: &FolderName,
+        uid: Uid,
+        mark_seen: bool,
+    ) -> Result<FetchedMessage, MailError> {
+        let m = self.message(folder, uid).await?;
+        let path = m.path.clone();
+        let (raw, size) = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
+            let f = std::fs::File::open(&path)?;
+            let size = f.metadata()?.len();
+            let mut raw = Vec::new();
+            f.take(MAX_DISPLAY_BYTES as u64).read_to_end(&mut raw)?;
+            Ok((raw, size))
+        })
+        .await
+        .map_err(|e| MailError::Refused(e.to_string()))?
+        .map_err(io)?;
+        let mut flags = m.flags;
+        if mark_seen && !flags.seen {
+            flags.seen = true;
+            self.store.set_flags(&m, flags).await.map_err(io)?;
+        }
+        Ok(FetchedMessage {
+            uid,
+            flags,
+            size: size.min(u32::MAX as u64) as u32,
+            raw,
+        })
+    }
+
+    /// One decoded part of a message.
+    pub async fn fetch_part(
+        &self,
+        folder: &FolderName,
+        uid: Uid,
+        section: &Section,
+    ) -> Result<PartContent, MailError> {
+        let raw = self.fetch_raw(folder, uid).await?;
+        let section = section.clone();
+        tokio::task::spawn_blocking(move || parse::part_of(&raw, &section))
+            .await
+            .map_err(|e| MailError::Refused(e.to_string()))?
+            .ok_or(MailError::PartNotFound)
+    }
+
+    /// The whole original message.
+    pub async fn fetch_raw(&self, folder: &FolderName, uid: Uid) -> Result<Vec<u8>, MailError> {
+        let m = self.message(folder, uid).await?;
+        tokio::fs::read(&m.path).await.map_err(io)
+    }
+
+    /// Searches every folder; at most `cap` hits, newest first.
+    pub async fn search_all(
+        &self,
+        search: &Search,
+        cap: usize,
+    ) -> Result<Vec<(FolderName, MessageSummary)>, MailError> {
+        let folders = self.store.folders().await.map_err(io)?;
+        let query = ListQuery {
+            sort: SortKey::Arrival,
+            ascending: false,
+            search: search.clone(),
+        };
+        let mut hits = Vec::new();
+        for f in folders {
+            for (m, h) in self.matching(&f.name, &query).await?.into_iter().take(cap) {
+                hits.push((f.name.clone(), summary(&m, &h)));
+            }
+        }
+        hits.sort_by_key(|(_, s)| std::cmp::Reverse(s.date.unwrap_or(0)));
+        hits.truncate(cap);
+        Ok(hits)
+    }
+
+    /// The folder for a special use, created if needed.
+    pub async fn special_folder(&self, role: SpecialUse) -> Result<FolderName, MailError> {
+        let name = special_name(role);
+        self.store.ensure_folder(&name).await.map_err(io)?;
+        Ok(name)
+    }
+
+    async fn selected(
+        &self,
+        folder: &FolderName,
+        selection: &Selection,
+    ) -> Result<Vec<LocalMessage>, MailError> {
+        let msgs = self.messages(folder).await?;
+        Ok(match selection {
+            Selection::All => msgs,
+            Selection::Uids(u) => msgs.into_iter().filter(|m| u.contains(&m.uid)).collect(),
+        })
+    }
+
+    /// Applies an action of the toolbar. Also returns the download tags (see `LocalStore::deliver`) of
+    /// the messages the user deleted, for "delete from the server when deleted here".
+    pub async fn apply(
+        &self,
+        folder: &FolderName,
+        selection: &Selection,
+        action: &Action,
+    ) -> Result<(Applied, Vec<String>), MailError> {
+        if matches!(selection, Selection::Uids(u) if u.is_empty()) {
+            return Ok((Applied::NothingSelected, vec![]));
+        }
+        let msgs = self.selected(folder, selection).await?;
+        let change = |f: Flags| -> Option<Flags> {
+            let mut n = f;
+            match action {
+                Action::MarkRead => n.seen = true,
+                Action::MarkUnread => n.seen = false,
+                Action::Flag => n.flagged = true,
+                Action::Unflag => n.flagged = false,
+                _ => return None,
+            }
+            Some(n)
+        };
+        if change(Flags::default()).is_some() {
+            for m in &msgs {
+                if let Some(n) = change(m.flags).filter(|n| *n != m.flags) {
+                    self.store.set_flags(m, n).await.map_err(io)?;
+                }
+            }
+            return Ok((Applied::Done, vec![]));
+        }
+        let tags = |msgs: &[LocalMessage]| -> Vec<String> {
+            msgs.iter().filter_map(|m| super::tag_of(&m.path)).collect()
+        };
+        let target = match action {
+            Action::MoveTo(t) => {
+                if !self.store.has_folder(t) && !t.is_inbox() {
+                    return Err(MailError::FolderNotFound);
+                }
+                t.clone()
+            }
+            Action::Archive => self.special_folder(SpecialUse::Archive).await?,
+            Action::Spam => self.special_folder(SpecialUse::Junk).await?,
+            Action::NotSpam => FolderName::inbox(),
+            Action::Delete { confirmed } => {
+                let trash = self.special_folder(SpecialUse::Trash).await?;
+                if &trash == folder {
+                    if !confirmed {
+                        return Ok((Applied::NeedsConfirmation, vec![]));
+                    }
+                    for m in &msgs {
+                        self.store.remove(m).await.map_err(io)?;
+                    }
+                    return Ok((Applied::Done, tags(&msgs)));
+                }
+                trash
+            }
+            _ => unreachable!("flag actions handled above"),
+        };
+        if &target == folder {
+            return Ok((Applied::Done, vec![]));
+        }
+        for m in &msgs {
+            self.store.move_to(m, &target).await.map_err(io)?;
+        }
+        let deleted = if matches!(action, Action::Delete { .. }) {
+            tags(&msgs)
+        } else {
+            vec![]
+        };
+        Ok((Applied::Moved(target), deleted))
+    }
+
+    /// Deletes every message of a folder; returns their download tags.
+    pub async fn empty_folder(&self, folder: &FolderName) -> Result<Vec<String>, MailError> {
+        let msgs = self.messages(folder).await?;
+        for m in &msgs {
+            self.store.remove(m).await.map_err(io)?;
+        }
+        Ok(msgs.iter().filter_map(|m| super::tag_of(&m.path)).collect())
+    }
+
+    /// Stores a message written here (a draft, a sent message) with its flags.
+    pub async fn append(
+        &self,
+        folder: &FolderName,
+        flags: Flags,
+        message: &[u8],
+    ) -> Result<(), MailError> {
+        let name = self
+            .store
+            .deliver(folder, "local", message)
+            .await
+            .map_err(io)?;
+        let path = self.store.folder_dir(folder).join("new").join(name);
+        let m = LocalMessage {
+            uid: Uid(0),
+            path,
+            flags: Flags::default(),
+        };
+        self.store.set_flags(&m, flags).await.map_err(io)?;
+        Ok(())
+    }
+
+    /// UIDs of the messages of `folder` with this Message-ID.
+    pub async fn find_by_message_id(
+        &self,
+        folder: &FolderName,
+        message_id: &str,
+    ) -> Result<Vec<Uid>, MailError> {
+        let msgs = self.messages(folder).await?;
+        let headers = self.headers(&msgs).await;
+        let id = message_id.trim_matches(['<', '>']);
+        Ok(msgs
+            .iter()
+            .zip(headers)
+            .filter(|(_, h)| h.message_id.as_deref() == Some(id))
+            .map(|(m, _)| m.uid)
+            .collect())
+    }
+
+    /// Removes these messages for good (drafts being replaced).
+    pub async fn delete_permanently(
+        &self,
+        folder: &FolderName,
+        uids: &[Uid],
+    ) -> Result<(), MailError> {
+        for m in self
+            .selected(folder, &Selection::Uids(uids.to_vec()))
+            .await?
+        {
+            self.store.remove(&m).await.map_err(io)?;
+        }
+        Ok(())
+    }
+
+    /// Adds `\Answered` (others have no place in a Maildir file name and are ignored).
+    pub async fn add_flag(
+        &self,
+        folder: &FolderName,
+        uid: Uid,
+        flag: &str,
+    ) -> Result<(), MailError> {
+        let m = self.message(folder, uid).await?;
+        let mut f = m.flags;
+        match flag {
+            "\\Answered" => f.answered = true,
+            "\\Seen" => f.seen = true,
+            "\\Flagged" => f.flagged = true,
+            _ => return Ok(()),
+        }
+        if f != m.flags {
+            self.store.set_flags(&m, f).await.map_err(io)?;
+        }
+        Ok(())
+    }
+
+    /// Messages and unread messages of a folder, and the UID the next message will get.
+    pub async fn folder_status(&self, folder: &FolderName) -> Result<(u32, u32, u32), MailError> {
+        let msgs = self.messages(folder).await?;
+        let unseen = msgs.iter().filter(|m| !m.flags.seen).count() as u32;
+        let next = msgs.last().map_or(1, |m| m.uid.0 + 1);
+        Ok((msgs.len() as u32, unseen, next))
+    }
+
+    /// The newest messages from UID `from` on (at most `max`), newest first.
+    pub async fn new_arrivals(
+        &self,
+        folder: &FolderName,
+        from: u32,
+        max: usize,
+    ) -> Result<Vec<MessageSummary>, MailError> {
+        let msgs: Vec<LocalMessage> = self
+            .messages(folder)
+            .await?
+            .into_iter()
+            .rev()
+            .filter(|m| m.uid.0 >= from)
+            .take(max)
+            .collect();
+        let headers = self.headers(&msgs).await;
+        Ok(msgs
+            .iter()
+            .zip(headers)
+            .map(|(m, h)| summary(m, &h))
+            .collect())
+    }
+
+    /// The special use of a folder of this store.
+    pub fn role_of(folder: &FolderName) -> Option<SpecialUse> {
+        special_of(folder)
+    }
+}
+
+fn words_of(s: &Search) -> Vec<String> {
+    s.text
+        .split_whitespace()
+        .take(10)
+        .map(str::to_lowercase)
+        .collect()
+}
