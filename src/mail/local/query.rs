@@ -663,3 +663,169 @@ fn words_of(s: &Search) -> Vec<String> {
         .map(str::to_lowercase)
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(i: usize, subject: &str, body: &str) -> Vec<u8> {
+        format!(
+            "From: Sender {i} <s{i}@example.org>\r\nSubject: {subject}\r\nDate: Mon, {} Nov 2026 10:00:00 +0000\r\nMessage-ID: <m{i}@example.org>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n",
+            1 + i % 28
+        )
+        .into_bytes()
+    }
+
+    async fn mailbox(n: usize) -> (LocalMailbox, PathBuf) {
+        let root = std::env::temp_dir().join(format!("courrier-query-{}", rand::random::<u64>()));
+        let mb = LocalMailbox::new(LocalStore::new(&root));
+        for i in 0..n {
+            let subject = format!("Sujet {:03}", (i * 7) % n);
+            let body = if i == 5 {
+                "le mot Éléphant est ici"
+            } else {
+                "rien"
+            };
+            mb.store
+                .deliver(
+                    &FolderName::inbox(),
+                    &format!("{:x}", i + 1),
+                    &msg(i, &subject, body),
+                )
+                .await
+                .unwrap();
+        }
+        (mb, root)
+    }
+
+    #[tokio::test]
+    async fn pages_sorting_and_search_on_a_local_folder() {
+        let (mb, root) = mailbox(120).await;
+        let inbox = FolderName::inbox();
+        let q = ListQuery::default();
+        let p = mb.list_query(&inbox, &q, 0, 50).await.unwrap();
+        assert_eq!((p.total, p.messages.len()), (120, 50));
+        assert_eq!(p.messages[0].uid, Uid(120), "newest first");
+        assert_eq!(
+            mb.index.lock().unwrap().len(),
+            50,
+            "the common page reads only the headers it shows"
+        );
+        let last = mb.list_query(&inbox, &q, 99, 50).await.unwrap();
+        assert_eq!(
+            (last.page, last.messages.len()),
+            (2, 20),
+            "clamped to the last page"
+        );
+
+        let by_subject = ListQuery {
+            sort: SortKey::Subject,
+            ascending: true,
+            ..ListQuery::default()
+        };
+        let s = mb.list_query(&inbox, &by_subject, 0, 3).await.unwrap();
+        let subjects: Vec<_> = s.messages.iter().map(|m| m.subject.as_str()).collect();
+        assert_eq!(subjects, vec!["Sujet 000", "Sujet 001", "Sujet 002"]);
+
+        let search = ListQuery {
+            search: Search {
+                text: "éléphant".into(),
+                ..Search::default()
+            },
+            ..ListQuery::default()
+        };
+        let found = mb.list_query(&inbox, &search, 0, 50).await.unwrap();
+        assert_eq!(found.total, 1, "case-insensitive, accents included");
+        assert_eq!(found.messages[0].uid, Uid(6));
+        let _ = std::fs::remove_dir_all(root);
+    }
+
+    #[tokio::test]
+    async fn deletes_report_download_tags_and_drafts_are_found_by_message_id() {
+        let (mb, root) = mailbox(3).await;
+        let inbox = FolderName::inbox();
+        let sel = Selection::Uids(vec![Uid(2)]);
+        let (applied, tags) = mb
+            .apply(&inbox, &sel, &Action::Delete { confirmed: false })
+            .await
+            .unwrap();
+        let trash = FolderName::new("Trash").unwrap();
+        assert_eq!(applied, Applied::Moved(trash.clone()));
+        assert_eq!(tags, vec!["2"], "the download tag of the deleted message");
+        let (again, _) = mb
+            .apply(
+                &trash,
+                &Selection::All,
+                &Action::Delete { confirmed: false },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            again,
+            Applied::NeedsConfirmation,
+            "deleting from Trash asks first"
+        );
+        assert_eq!(mb.empty_folder(&trash).await.unwrap(), vec!["2"]);
+        assert_eq!(mb.folder_status(&trash).await.unwrap().0, 0);
+
+        let (read, _) = mb
+            .apply(&inbox, &Selection::All, &Action::MarkRead)
+            .await
+            .unwrap();
+        assert_eq!(read, Applied::Done);
+        assert_eq!(mb.folder_status(&inbox).await.unwrap().1, 0, "all read");
+
+        let drafts = mb.special_folder(SpecialUse::Drafts).await.unwrap();
+        let draft_flags = Flags {
+            seen: true,
+            draft: true,
+            ..Flags::default()
+        };
+        mb.append(&drafts, draft_flags, &msg(9, "Brouillon", "v1"))
+            .await
+            .unwrap();
+        mb.append(&drafts, draft_flags, &msg(9, "Brouillon", "v2"))
+            .await
+            .unwrap();
+        let versions = mb
+            .find_by_message_id(&drafts, "<m9@example.org>")
+            .await
+            .unwrap();
+        assert_eq!(versions.len(), 2);
+        mb.delete_permanently(&drafts, &versions[..1])
+            .await
+            .unwrap();
+        let left = mb.fetch_raw(&drafts, versions[1]).await.unwrap();
+        assert!(
+            String::from_utf8_lossy(&left).contains("v2"),
+            "the newer version stays"
+        );
+        let fetched = mb.fetch_message(&drafts, versions[1], false).await.unwrap();
+        assert_eq!(fetched.flags, draft_flags);
+        let _ = std::fs::remove_dir_all(root);
+    }
+
+    #[tokio::test]
+    async fn a_part_is_cut_from_the_stored_message() {
+        let root = std::env::temp_dir().join(format!("courrier-query-{}", rand::random::<u64>()));
+        let mb = LocalMailbox::new(LocalStore::new(&root));
+        let raw = b"Subject: pj\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\ntexte\r\n--b\r\nContent-Type: application/pdf; name=\"r\xc3\xa9sum\xc3\xa9.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--b--\r\n";
+        mb.store
+            .deliver(&FolderName::inbox(), "1", raw)
+            .await
+            .unwrap();
+        let part = mb
+            .fetch_part(&FolderName::inbox(), Uid(1), &Section::parse("2").unwrap())
+            .await
+            .unwrap();
+        assert_eq!(part.content_type, "application/pdf");
+        assert_eq!(part.filename.as_deref(), Some("résumé.pdf"));
+        assert_eq!(part.bytes, b"%PDF-1.4\n");
+        assert!(matches!(
+            mb.fetch_part(&FolderName::inbox(), Uid(1), &Section::parse("3").unwrap())
+                .await,
+            Err(MailError::PartNotFound)
+        ));
+        let _ = std::fs::remove_dir_all(root);
+    }
+}
