@@ -88,7 +88,7 @@ async fn the_login_page_offers_the_choice_only_where_the_provider_allows_it() {
     let page = app.page("/login").await;
     assert!(page.contains("IMAP (recommended: synchronised)"), "{page}");
     assert!(page.contains("POP3 (downloaded)"));
-    assert!(page.contains("other devices will not see it"));
+    assert!(page.contains("A copy is left on the server unless you change that"));
     let fr = app.get_lang("/login", "fr").await.text().await.unwrap();
     assert!(fr.contains("POP3 (téléchargé)"), "{fr}");
     let imap_only = TestApp::start().await;
@@ -508,4 +508,82 @@ async fn two_tabs_and_two_browsers_share_one_pop_session() {
         3,
         "one POP3 session for both checks"
     );
+}
+
+#[tokio::test]
+async fn a_reply_from_a_pop_account_reaches_the_sender_and_marks_the_original() {
+    let (app, dir) = app_with_choice("60").await;
+    let acct = new_account("popweb-reply");
+    let bob = new_account("popweb-rbob");
+    let mut probe = Probe::connect(&acct).await;
+    let question = format!(
+        "From: Bob <{}>\r\nTo: {}\r\nSubject: Question\r\nMessage-ID: <q-{}@example.test>\r\nDate: Mon, 3 Nov 2026 10:00:00 +0100\r\n\r\nTu viens ?\r\n",
+        bob.address,
+        acct.address,
+        rand::random::<u32>()
+    );
+    probe.append("INBOX", "", question.as_bytes()).await;
+    probe
+        .append(
+            "INBOX",
+            "",
+            format!(
+                "From: Bob <{}>\r\nSubject: Re: Question\r\nIn-Reply-To: <q-0@x>\r\nReferences: {}\r\n\r\nPS\r\n",
+                bob.address,
+                question
+                    .lines()
+                    .find(|l| l.starts_with("Message-ID"))
+                    .unwrap()
+                    .trim_start_matches("Message-ID: ")
+            )
+            .as_bytes(),
+        )
+        .await;
+    login_pop(&app, &acct).await;
+
+    // The two messages make one conversation.
+    let threads = app.page("/mail/INBOX?view=threads").await;
+    assert!(
+        threads.contains("thread-start") && threads.contains("depth-1"),
+        "{threads}"
+    );
+
+    let inbox = app.page("/mail/INBOX").await;
+    let uid = message_url(&inbox, ">Question<")
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let (form, page) =
+        open_form(&app, &format!("/compose?mode=reply&folder=INBOX&uid={uid}")).await;
+    assert!(page.contains("Re: Question"), "{page}");
+    let form = form
+        .text("to", bob.address.clone())
+        .text("subject", "Re: Question")
+        .text("body", "Oui, j'arrive.\n\n> Tu viens ?")
+        .text("action", "send");
+    assert_eq!(post(&app, form).await.status(), StatusCode::SEE_OTHER);
+
+    let mut bob_probe = Probe::connect(&bob).await;
+    let got = bob_probe.wait_for("INBOX", 1).await;
+    let received = String::from_utf8_lossy(&bob_probe.fetch("INBOX", got[0]).await).into_owned();
+    assert!(received.contains("Oui, j'arrive."), "{received}");
+    assert!(
+        received.contains("In-Reply-To: <q-"),
+        "threaded: {received}"
+    );
+    assert!(app.page("/mail/Sent").await.contains("Re: Question"));
+    let answered = local_files(&dir, &acct, "")
+        .into_iter()
+        .filter(|p| {
+            p.to_string_lossy()
+                .split_once(":2,")
+                .is_some_and(|(_, info)| info.contains('R'))
+        })
+        .count();
+    assert_eq!(
+        answered, 1,
+        "the original is marked answered in its file name"
+    );
+    assert!(app.page("/mail/INBOX").await.contains("class=\"answered\""));
 }

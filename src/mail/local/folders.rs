@@ -166,8 +166,16 @@ impl LocalStore {
         Ok((messages, unseen))
     }
 
-    /// True when the folder exists.
+    /// True when the folder exists. A name with a `.` or an empty level is never a local folder:
+    /// it would not map back to itself on disk (or would point outside the store).
     pub fn has_folder(&self, folder: &FolderName) -> bool {
+        if folder.is_inbox() {
+            return true;
+        }
+        let name = folder.as_str();
+        if name.contains('.') || name.split(DELIMITER).any(|l| l.trim().is_empty()) {
+            return false;
+        }
         self.folder_dir(folder).join("cur").is_dir()
     }
 
@@ -313,6 +321,12 @@ mod tests {
             store.create_folder(None, "a.b").await,
             Err(FolderError::InvalidName)
         ));
+        for outside in [".", "..", "/", "Projets été/.."] {
+            assert!(
+                !store.has_folder(&FolderName::new(outside).unwrap()),
+                "{outside}"
+            );
+        }
         assert!(matches!(
             store.create_folder(None, "Projets été").await,
             Err(FolderError::Exists)

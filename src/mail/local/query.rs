@@ -170,7 +170,7 @@ impl LocalMailbox {
     }
 
     async fn messages(&self, folder: &FolderName) -> Result<Vec<LocalMessage>, MailError> {
-        if !self.store.has_folder(folder) && !folder.is_inbox() {
+        if !self.store.has_folder(folder) {
             return Err(MailError::FolderNotFound);
         }
         self.store.messages(folder).await.map_err(io)
@@ -498,7 +498,7 @@ impl LocalMailbox {
         };
         let target = match action {
             Action::MoveTo(t) => {
-                if !self.store.has_folder(t) && !t.is_inbox() {
+                if !self.store.has_folder(t) {
                     return Err(MailError::FolderNotFound);
                 }
                 t.clone()
