@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use super::Uid;
+use super::{MessageSummary, Uid};
 
 /// What threading needs to know of a message.
 #[derive(Clone, Debug)]
@@ -27,6 +27,38 @@ pub struct Thread {
     pub members: Vec<(Uid, usize)>,
     /// Date of its most recent message.
     pub latest: i64,
+}
+
+/// The threads of one page: the page actually shown (clamped to the last), the page size (at least
+/// 1), the number of threads in all, and the page's threads.
+pub fn paginate(all: Vec<Thread>, page: u32, page_size: u32) -> (u32, u32, u32, Vec<Thread>) {
+    let page_size = page_size.max(1);
+    let total = all.len() as u32;
+    let page = page.min(total.div_ceil(page_size).max(1) - 1);
+    let shown = all
+        .into_iter()
+        .skip((page * page_size) as usize)
+        .take(page_size as usize)
+        .collect();
+    (page, page_size, total, shown)
+}
+
+/// Each thread's members as list lines; a member without a line (expunged meanwhile) is left out,
+/// and so is a thread left empty.
+pub fn fill(
+    shown: Vec<Thread>,
+    by_uid: &mut HashMap<Uid, MessageSummary>,
+) -> Vec<Vec<(MessageSummary, usize)>> {
+    shown
+        .into_iter()
+        .map(|t| {
+            t.members
+                .into_iter()
+                .filter_map(|(u, d)| by_uid.remove(&u).map(|s| (s, d)))
+                .collect::<Vec<_>>()
+        })
+        .filter(|t| !t.is_empty())
+        .collect()
 }
 
 /// Groups messages into conversations, most recently active first.

@@ -82,6 +82,33 @@ fn message_url(page: &str, text: &str) -> String {
     page[start..end].to_owned()
 }
 
+/// The UID of the message whose list line contains `text`.
+fn uid_of(page: &str, text: &str) -> String {
+    message_url(page, text)
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+/// Saves the POP3 options in Settings (`keep`, `delete_here`: checkboxes ticked).
+async fn set_options(app: &TestApp, token: &str, keep: bool, delete_here: bool) {
+    let mut form = vec![
+        ("csrf", token),
+        ("display_name", ""),
+        ("signature", ""),
+        ("pop_days", "14"),
+    ];
+    if keep {
+        form.push(("pop_keep_copy", "1"));
+    }
+    if delete_here {
+        form.push(("pop_delete_here", "1"));
+    }
+    let r = app.post_form("/settings", &form, "en").await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+}
+
 #[tokio::test]
 async fn the_login_page_offers_the_choice_only_where_the_provider_allows_it() {
     let (app, _) = app_with_choice("60").await;
@@ -213,11 +240,7 @@ async fn folders_moves_search_sort_and_delete_work_on_the_local_store() {
         )
         .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let uid = message_url(&inbox, "Banane")
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_owned();
+    let uid = uid_of(&inbox, "Banane");
     let r = app
         .post_form(
             "/mail/INBOX/actions",
@@ -237,11 +260,7 @@ async fn folders_moves_search_sort_and_delete_work_on_the_local_store() {
     assert_eq!(local_files(&dir, &acct, ".Fruits").len(), 1);
 
     // Delete goes to the local Trash; the server keeps its copy (the option is off).
-    let uid = message_url(&inbox, "Cerise")
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_owned();
+    let uid = uid_of(&inbox, "Cerise");
     app.post_form(
         "/mail/INBOX/actions",
         &[("csrf", &token), ("uid", &uid), ("action", "delete")],
@@ -279,27 +298,9 @@ async fn options_keep_copy_off_and_delete_when_deleted_here_act_on_the_server() 
     let token = csrf(&settings);
 
     // Keep a copy, but delete it when deleted here.
-    let r = app
-        .post_form(
-            "/settings",
-            &[
-                ("csrf", &token),
-                ("display_name", ""),
-                ("signature", ""),
-                ("pop_keep_copy", "1"),
-                ("pop_days", "14"),
-                ("pop_delete_here", "1"),
-            ],
-            "en",
-        )
-        .await;
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    set_options(&app, &token, true, true).await;
     let inbox = app.page("/mail/INBOX").await;
-    let uid = message_url(&inbox, "Deux")
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_owned();
+    let uid = uid_of(&inbox, "Deux");
     app.post_form(
         "/mail/INBOX/actions",
         &[("csrf", &token), ("uid", &uid), ("action", "delete")],
@@ -320,19 +321,7 @@ async fn options_keep_copy_off_and_delete_when_deleted_here_act_on_the_server() 
     );
 
     // No copy at all: the next check empties the server, after storing what is new.
-    let r = app
-        .post_form(
-            "/settings",
-            &[
-                ("csrf", &token),
-                ("display_name", ""),
-                ("signature", ""),
-                ("pop_days", "14"),
-            ],
-            "en",
-        )
-        .await;
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    set_options(&app, &token, false, false).await;
     probe
         .append("INBOX", "", &simple_message("c@example.test", "Trois", "3"))
         .await;
@@ -369,11 +358,7 @@ async fn mail_sent_and_drafts_of_a_pop_account_are_stored_locally() {
     );
 
     let drafts = app.page("/mail/Drafts").await;
-    let draft_uid = message_url(&drafts, "Depuis un compte POP")
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_owned();
+    let draft_uid = uid_of(&drafts, "Depuis un compte POP");
     let (form, page) = open_form(&app, &format!("/compose?draft={draft_uid}")).await;
     assert!(page.contains("Bonjour Bob"), "the draft resumes");
     let form = form
@@ -549,11 +534,7 @@ async fn a_reply_from_a_pop_account_reaches_the_sender_and_marks_the_original() 
     );
 
     let inbox = app.page("/mail/INBOX").await;
-    let uid = message_url(&inbox, ">Question<")
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_owned();
+    let uid = uid_of(&inbox, ">Question<");
     let (form, page) =
         open_form(&app, &format!("/compose?mode=reply&folder=INBOX&uid={uid}")).await;
     assert!(page.contains("Re: Question"), "{page}");

@@ -829,30 +829,14 @@ pub async fn thread_page(
         .await?;
     }
     let all = crate::mail::thread::build(&inputs);
-    let page_size = page_size.max(1);
-    let total_threads = all.len() as u32;
-    let pages = total_threads.div_ceil(page_size).max(1);
-    let page = page.min(pages - 1);
-    let shown: Vec<_> = all
-        .into_iter()
-        .skip((page * page_size) as usize)
-        .take(page_size as usize)
-        .collect();
+    let (page, page_size, total_threads, shown) =
+        crate::mail::thread::paginate(all, page, page_size);
     let uids: Vec<Uid> = shown
         .iter()
         .flat_map(|t| t.members.iter().map(|m| m.0))
         .collect();
     let mut by_uid = summaries(conn, &uids).await?;
-    let threads = shown
-        .into_iter()
-        .map(|t| {
-            t.members
-                .into_iter()
-                .filter_map(|(u, d)| by_uid.remove(&u).map(|s| (s, d)))
-                .collect::<Vec<_>>()
-        })
-        .filter(|t| !t.is_empty())
-        .collect();
+    let threads = crate::mail::thread::fill(shown, &mut by_uid);
     Ok(ThreadPage {
         threads,
         total_threads,

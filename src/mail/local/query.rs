@@ -337,26 +337,14 @@ impl LocalMailbox {
                 date: h.date,
             })
             .collect();
-        let by_uid: HashMap<Uid, MessageSummary> = newest
+        let mut by_uid: HashMap<Uid, MessageSummary> = newest
             .iter()
             .zip(&headers)
             .map(|(m, h)| (m.uid, summary(m, h)))
             .collect();
-        let all = thread::build(&inputs);
-        let total_threads = all.len() as u32;
-        let (page, page_size) = clamp_page(total_threads, page, page_size);
-        let threads = all
-            .into_iter()
-            .skip((page * page_size) as usize)
-            .take(page_size as usize)
-            .map(|t| {
-                t.members
-                    .into_iter()
-                    .filter_map(|(u, d)| by_uid.get(&u).map(|s| (s.clone(), d)))
-                    .collect::<Vec<_>>()
-            })
-            .filter(|t| !t.is_empty())
-            .collect();
+        let (page, page_size, total_threads, shown) =
+            thread::paginate(thread::build(&inputs), page, page_size);
+        let threads = thread::fill(shown, &mut by_uid);
         Ok(ThreadPage {
             threads,
             total_threads,
