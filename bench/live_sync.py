@@ -135,7 +135,16 @@ class Session:
         return resp.status, resp, data, (float(m.group(1)) if m else None), (t1 - t0) * 1000.0
 
     def login(self, addr, password):
-        form = urllib.parse.urlencode({"email": addr, "password": password})
+        # The login form carries a token bound to the session that showed it.
+        status, resp, data, _, _ = self.request("GET", "/login")
+        for k, v in resp.getheaders():
+            if k.lower() == "set-cookie" and v.startswith("courrier="):
+                self.cookie = v.split(";", 1)[0]
+        m = re.search(rb'name="csrf" value="([0-9a-f]+)"', data)
+        if status != 200 or not m:
+            raise BenchError("GET /login -> %d, no form token" % status)
+        form = urllib.parse.urlencode(
+            {"email": addr, "password": password, "csrf": m.group(1).decode()})
         status, resp, data, _, _ = self.request(
             "POST", "/login", body=form,
             headers={"Content-Type": "application/x-www-form-urlencoded"})

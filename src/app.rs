@@ -12,6 +12,8 @@ use crate::mail::imap::watch::Watchers;
 use crate::mail::pop3::account::PopAccounts;
 use crate::store::compose::ComposeStore;
 use crate::store::settings::SettingsStore;
+use crate::web::sessions::Sessions;
+use crate::web::throttle::Throttle;
 
 /// State shared by all handlers.
 #[derive(Clone, FromRef)]
@@ -22,6 +24,9 @@ pub struct AppState {
     pub compose: ComposeStore,
     pub watchers: Watchers,
     pub pops: PopAccounts,
+    /// Browser sessions (purged of expired ones every minute).
+    pub sessions: Sessions,
+    pub throttle: Throttle,
 }
 
 impl AppState {
@@ -58,7 +63,11 @@ impl AppState {
                 reaped.reap();
             }
         });
+        let sessions = Sessions::default();
+        sessions.spawn_purger();
         AppState {
+            sessions,
+            throttle: Throttle::default(),
             pops,
             settings: SettingsStore::new(&config.data_dir),
             compose,
@@ -80,7 +89,11 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    // The peer's address reaches the handlers (login throttling counts per client).
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

@@ -45,6 +45,7 @@ struct RawServer {
     listen: String,
     public_url: String,
     data_dir: String,
+    trusted_proxies: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -92,6 +93,7 @@ struct RawPool {
 #[serde(deny_unknown_fields)]
 struct RawSession {
     idle_timeout_mins: i64,
+    max_lifetime_hours: i64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -139,6 +141,10 @@ pub struct Config {
     pub tls: TlsSettings,
     pub pool: PoolConfig,
     pub session_idle: Duration,
+    /// A session ends this long after login, however active.
+    pub session_max_lifetime: Duration,
+    /// Reverse proxies whose `X-Forwarded-For` gives the client's address.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     pub page_size: u32,
     /// The SMTP server's message size limit, in bytes.
     pub max_message_bytes: u64,
@@ -355,6 +361,20 @@ fn validate(raw: Raw) -> Result<Config, ConfigError> {
             },
         );
     }
+    let trusted_proxies = raw
+        .server
+        .trusted_proxies
+        .split(',')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(|a| {
+            a.parse().map_err(|_| {
+                err(format!(
+                    "server.trusted_proxies: {a:?} is not an IP address (list them separated by commas)"
+                ))
+            })
+        })
+        .collect::<Result<Vec<std::net::IpAddr>, _>>()?;
     let ca = raw.tls.ca_file.trim();
     let tls = tls_settings((!ca.is_empty()).then(|| Path::new(ca)))?;
     let positive = |name: &str, v: i64, max: i64| -> Result<u64, ConfigError> {
@@ -397,6 +417,14 @@ fn validate(raw: Raw) -> Result<Config, ConfigError> {
         tls,
         pool,
         session_idle: Duration::from_secs(session_mins * 60),
+        session_max_lifetime: Duration::from_secs(
+            positive(
+                "session.max_lifetime_hours",
+                raw.session.max_lifetime_hours,
+                24 * 365,
+            )? * 3600,
+        ),
+        trusted_proxies,
         page_size: positive("ui.page_size", raw.ui.page_size, 500)? as u32,
         autosave_secs: positive("ui.autosave_secs", raw.ui.autosave_secs, 3600)? as u32,
         pop3_check_interval: Duration::from_secs(positive(

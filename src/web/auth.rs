@@ -16,7 +16,7 @@ use crate::config::AddressProblem;
 use crate::mail::MailError;
 use crate::mail::account::{Credentials, Protocol, Protocols};
 use crate::web::error::{WebError, redirect};
-use crate::web::extract::{ReqLang, SessionUser};
+use crate::web::extract::{ClientAddr, ReqLang, SessionUser};
 use crate::web::urls;
 use crate::web::view::{PageCtx, render};
 
@@ -37,6 +37,24 @@ struct LoginPage {
     /// Some domain lets its users choose between IMAP and POP3.
     offer_choice: bool,
     pop3_chosen: bool,
+    /// The login form's own token, bound to the (anonymous) session that showed it.
+    csrf: String,
+}
+
+/// Session key of the login form's token.
+const LOGIN_CSRF: &str = "login_csrf";
+
+/// The token of the login form for this browser, created with the session the first time.
+async fn login_token(session: &Session) -> Result<String, WebError> {
+    if let Ok(Some(t)) = session.get::<String>(LOGIN_CSRF).await {
+        return Ok(t);
+    }
+    let t = random_token();
+    session
+        .insert(LOGIN_CSRF, &t)
+        .await
+        .map_err(|e| WebError::Internal(format!("session: {e}")))?;
+    Ok(t)
 }
 
 /// True when some served domain lets its users choose IMAP or POP3 at login.
@@ -57,10 +75,13 @@ struct LoginQuery {
 async fn login_get(
     State(state): State<AppState>,
     ReqLang(lang): ReqLang,
+    session: Session,
     Query(q): Query<LoginQuery>,
-) -> Response {
+) -> Result<Response, WebError> {
     let error = q.expired.map(|_| lang.t("error-session-expired"));
-    render(&LoginPage {
+    let csrf = login_token(&session).await?;
+    Ok(render(&LoginPage {
+        csrf,
         ctx: PageCtx::public(lang, lang.t("login-title")),
         email: String::new(),
         next: q
@@ -70,7 +91,7 @@ async fn login_get(
         error,
         offer_choice: offers_choice(&state.config),
         pop3_chosen: false,
-    })
+    }))
 }
 
 #[derive(Deserialize)]
@@ -83,32 +104,53 @@ struct LoginForm {
     next: String,
     #[serde(default)]
     protocol: String,
+    #[serde(default)]
+    csrf: String,
 }
 
 async fn login_post(
     State(state): State<AppState>,
     ReqLang(lang): ReqLang,
+    ClientAddr(client): ClientAddr,
     session: Session,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, WebError> {
+    let expected = session.get::<String>(LOGIN_CSRF).await.ok().flatten();
+    let token_ok = expected
+        .as_deref()
+        .is_some_and(|t| !t.is_empty() && t == form.csrf);
+    let csrf = login_token(&session).await?;
     let email = form.email.trim().to_owned();
     let choice = match form.protocol.as_str() {
         "imap" => Some(Protocol::Imap),
         "pop3" => Some(Protocol::Pop3),
         _ => None,
     };
-    let failed = |key: &str| {
+    let failed_with = |error: String| {
         render(&LoginPage {
             ctx: PageCtx::public(lang, lang.t("login-title")),
             email: email.clone(),
             next: form.next.clone(),
-            error: Some(lang.t(key)),
+            error: Some(error),
             offer_choice: offers_choice(&state.config),
             pop3_chosen: choice == Some(Protocol::Pop3),
+            csrf: csrf.clone(),
         })
     };
+    let failed = |key: &str| failed_with(lang.t(key));
+    if !token_ok {
+        // Posted from elsewhere, or from a page whose session has expired: nothing is tried.
+        return Ok(failed("login-error-form-expired"));
+    }
     if email.is_empty() || form.password.is_empty() {
         return Ok(failed("login-error-missing"));
+    }
+    if let Err(wait) = state.throttle.check(&email, client) {
+        tracing::info!(address = %email, client = %client, "login throttled");
+        return Ok(failed_with(lang.t_args(
+            "login-error-throttled",
+            &[("seconds", wait.as_secs().max(1).to_string())],
+        )));
     }
     let servers = match state.config.servers_for(&email) {
         Ok(s) => s,
@@ -126,7 +168,10 @@ async fn login_post(
         }
     };
     if let Err(e) = result {
-        tracing::info!(address = %email, error = %e, "login failed");
+        tracing::info!(address = %email, client = %client, error = %e, "login failed");
+        if matches!(e, MailError::AuthFailed) {
+            state.throttle.failed(&email, client);
+        }
         return Ok(failed(match e {
             MailError::AuthFailed => "login-error-auth",
             MailError::Tls(_) => "login-error-tls",
@@ -140,12 +185,15 @@ async fn login_post(
         .cycle_id()
         .await
         .map_err(|e| WebError::Internal(format!("session: {e}")))?;
+    let _ = session.remove::<String>(LOGIN_CSRF).await;
     let user = SessionUser {
         address: email,
         pool_key,
         protocol,
         csrf: random_token(),
+        login_at: chrono::Utc::now().timestamp(),
     };
+    state.throttle.succeeded(&user.address, client);
     session
         .insert(SessionUser::KEY, &user)
         .await

@@ -23,6 +23,9 @@ pub struct SessionUser {
     pub protocol: Protocol,
     /// Token that every state-changing form of this session must carry.
     pub csrf: String,
+    /// When the user logged in (seconds since the epoch): the session ends a fixed time later.
+    #[serde(default)]
+    pub login_at: i64,
 }
 
 fn imap() -> Protocol {
@@ -31,6 +34,41 @@ fn imap() -> Protocol {
 
 impl SessionUser {
     pub const KEY: &'static str = "user";
+}
+
+/// True when a session that logged in at `login_at` has lived longer than `max`.
+pub fn outlived(login_at: i64, now: i64, max: std::time::Duration) -> bool {
+    now.saturating_sub(login_at) > max.as_secs() as i64
+}
+
+/// The client's address, as [`crate::web::throttle::client_address`] decides it.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientAddr(pub std::net::IpAddr);
+
+impl<S> FromRequestParts<S> for ClientAddr
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+{
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let app = AppState::from_ref(state);
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip())
+            .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+        let xff = parts
+            .headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok());
+        Ok(ClientAddr(crate::web::throttle::client_address(
+            peer,
+            xff,
+            &app.config.trusted_proxies,
+        )))
+    }
 }
 
 /// The request's language, from `Accept-Language`.
@@ -92,6 +130,14 @@ where
         let Some(user) = user else {
             return Err(WebError::NotLoggedIn { next });
         };
+        let now = chrono::Utc::now().timestamp();
+        if outlived(user.login_at, now, app.config.session_max_lifetime) {
+            // However active, a session ends: the passwords it holds are dropped with it.
+            app.pool.logout(&user.pool_key);
+            app.pops.logout(&user.pool_key);
+            let _ = session.flush().await;
+            return Err(WebError::SessionExpired);
+        }
         let mail = match user.protocol {
             Protocol::Imap if app.pool.knows(&user.pool_key) => Some(Mailbox::Imap {
                 pool: app.pool.clone(),

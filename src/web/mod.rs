@@ -12,7 +12,9 @@ pub mod message;
 pub mod pop;
 pub mod search;
 pub mod security;
+pub mod sessions;
 pub mod settings;
+pub mod throttle;
 pub mod urls;
 pub mod view;
 
@@ -27,7 +29,7 @@ use tower_http::request_id::{
 };
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
-use tower_sessions::{Expiry, MemoryStore, SessionManagerLayer};
+use tower_sessions::{Expiry, SessionManagerLayer};
 
 use crate::app::AppState;
 use error::WebError;
@@ -50,8 +52,7 @@ impl MakeRequestId for Ids {
 
 /// All routes with their layers.
 pub fn routes(state: AppState) -> Router {
-    let store = MemoryStore::default();
-    let sessions = SessionManagerLayer::new(store)
+    let sessions = SessionManagerLayer::new(state.sessions.clone())
         .with_name("courrier")
         .with_http_only(true)
         .with_same_site(SameSite::Lax)

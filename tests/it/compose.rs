@@ -431,8 +431,7 @@ async fn a_form_posted_after_the_session_expired_comes_back_after_login() {
     assert!(page.contains("Your session has ended"));
     let next = field(&page, "next");
     let r = app
-        .post_form(
-            "/login",
+        .post_login(
             &[
                 ("email", &acct.address),
                 ("password", &acct.password),

@@ -42,8 +42,7 @@ async fn wrong_password_says_so_and_keeps_the_address() {
         ),
     ] {
         let r = app
-            .post_form(
-                "/login",
+            .post_login(
                 &[("email", &acct.address), ("password", "not-the-password")],
                 lang,
             )
@@ -71,8 +70,7 @@ async fn wrong_password_says_so_and_keeps_the_address() {
 async fn unknown_domain_is_refused_before_any_server_is_asked() {
     let app = TestApp::with(&[("COURRIER_DOMAINS_DEFAULT_SERVER", "false")]).await;
     let r = app
-        .post_form(
-            "/login",
+        .post_login(
             &[("email", "someone@elsewhere.test"), ("password", "x")],
             "en",
         )
@@ -84,11 +82,7 @@ async fn unknown_domain_is_refused_before_any_server_is_asked() {
     );
     assert!(body.contains("someone@elsewhere.test"));
     let r = app
-        .post_form(
-            "/login",
-            &[("email", "not-an-address"), ("password", "x")],
-            "fr",
-        )
+        .post_login(&[("email", "not-an-address"), ("password", "x")], "fr")
         .await;
     let body = r.text().await.unwrap();
     assert!(
@@ -173,8 +167,7 @@ async fn login_returns_to_the_page_first_asked_for() {
     let r = app.get("/mail/Sent").await;
     assert_eq!(r.headers()["location"], "/login?next=%2Fmail%2FSent");
     let r = app
-        .post_form(
-            "/login",
+        .post_login(
             &[
                 ("email", &acct.address),
                 ("password", &acct.password),
@@ -186,8 +179,7 @@ async fn login_returns_to_the_page_first_asked_for() {
     assert_eq!(r.headers()["location"], "/mail/Sent");
     // An off-site "next" is ignored.
     let r = app
-        .post_form(
-            "/login",
+        .post_login(
             &[
                 ("email", &acct.address),
                 ("password", &acct.password),

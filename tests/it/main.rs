@@ -17,4 +17,5 @@ mod pool;
 mod pop3;
 mod pop3_web;
 mod search;
+mod security;
 mod threads;

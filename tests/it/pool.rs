@@ -134,14 +134,30 @@ async fn login_cookie(app: &TestApp, acct: &crate::support::Account) -> String {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
+    let cookie_of = |r: &reqwest::Response| {
+        r.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    let page = c.get(format!("{}/login", app.base)).send().await.unwrap();
+    let anonymous = cookie_of(&page);
+    let token = crate::support::app::login_token(&page.text().await.unwrap());
     let r = c
         .post(format!("{}/login", app.base))
-        .form(&[("email", &acct.address), ("password", &acct.password)])
+        .header("cookie", anonymous)
+        .form(&[
+            ("email", acct.address.as_str()),
+            ("password", acct.password.as_str()),
+            ("csrf", token.as_str()),
+        ])
         .send()
         .await
         .unwrap();
-    let set = r.headers()["set-cookie"].to_str().unwrap();
-    set.split(';').next().unwrap().to_owned()
+    cookie_of(&r)
 }
 
 #[tokio::test]

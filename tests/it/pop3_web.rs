@@ -30,8 +30,7 @@ async fn app_with_choice(interval: &str) -> (TestApp, std::path::PathBuf) {
 
 async fn login_pop(app: &TestApp, acct: &Account) {
     let r = app
-        .post_form(
-            "/login",
+        .post_login(
             &[
                 ("email", &acct.address),
                 ("password", &acct.password),

@@ -96,10 +96,18 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Posts the login form as a browser does: the form's token comes from the login page.
+    pub async fn post_login(&self, fields: &[(&str, &str)], lang: &str) -> Response {
+        let page = self.get_lang("/login", lang).await.text().await.unwrap();
+        let token = login_token(&page);
+        let mut form = fields.to_vec();
+        form.push(("csrf", &token));
+        self.post_form("/login", &form, lang).await
+    }
+
     /// Posts the login form with the account's address and password.
     pub async fn try_login(&self, account: &Account) -> Response {
-        self.post_form(
-            "/login",
+        self.post_login(
             &[("email", &account.address), ("password", &account.password)],
             "en",
         )
@@ -118,6 +126,14 @@ impl TestApp {
         assert_eq!(status, StatusCode::SEE_OTHER, "login failed: {body}");
         assert_eq!(location.as_deref(), Some("/mail/INBOX"));
     }
+}
+
+/// The login form's token in a login page.
+pub fn login_token(page: &str) -> String {
+    let key = "name=\"csrf\" value=\"";
+    let start = page.find(key).expect("a login form with its token") + key.len();
+    let end = start + page[start..].find('"').unwrap();
+    page[start..end].to_owned()
 }
 
 fn client() -> Client {

@@ -1,0 +1,353 @@
+//! Who gets in, and what a forged request can do: the login form's token, throttling of wrong
+//! passwords (per account and per client, the client taken from X-Forwarded-For only behind a
+//! trusted proxy), session fixation, logout, the token on every state-changing request, and IMAP
+//! command injection through what users type.
+
+use reqwest::{Client, StatusCode, redirect};
+
+use crate::support::app::login_token;
+use crate::support::imap_probe::{Probe, simple_message};
+use crate::support::mailstack::dovecot_logins;
+use crate::support::{TestApp, new_account};
+
+/// A browser whose cookies the test handles itself, to see and replay session ids.
+fn bare_client() -> Client {
+    Client::builder()
+        .redirect(redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The `courrier` session cookie a response sets, as `name=value`.
+fn session_cookie(r: &reqwest::Response) -> Option<String> {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("courrier="))
+        .map(|v| v.split(';').next().unwrap().to_owned())
+}
+
+/// Posts the login form from client address `from` (an `X-Forwarded-For` header).
+async fn login_from(app: &TestApp, from: &str, email: &str, password: &str) -> String {
+    let page = app
+        .client
+        .get(format!("{}/login", app.base))
+        .header("x-forwarded-for", from)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let token = login_token(&page);
+    let r = app
+        .client
+        .post(format!("{}/login", app.base))
+        .header("x-forwarded-for", from)
+        .header("accept-language", "en")
+        .form(&[("email", email), ("password", password), ("csrf", &token)])
+        .send()
+        .await
+        .unwrap();
+    if r.status() == StatusCode::SEE_OTHER {
+        return "logged in".into();
+    }
+    r.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_login_without_the_form_token_tries_nothing() {
+    let app = TestApp::start().await;
+    let acct = new_account("sec-login-csrf");
+    // A form posted from another site: right password, no token.
+    let r = app
+        .post_form(
+            "/login",
+            &[("email", &acct.address), ("password", &acct.password)],
+            "en",
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let body = r.text().await.unwrap();
+    assert!(body.contains("This sign-in page had expired"), "{body}");
+    assert_eq!(dovecot_logins(&acct.address), 0, "the server was not asked");
+    assert_eq!(app.get("/mail/INBOX").await.status(), StatusCode::SEE_OTHER);
+    // Nor does another browser's token work.
+    let other = app.other_browser();
+    let foreign = login_token(&other.page("/login").await);
+    app.page("/login").await;
+    let r = app
+        .post_form(
+            "/login",
+            &[
+                ("email", &acct.address),
+                ("password", &acct.password),
+                ("csrf", &foreign),
+            ],
+            "fr",
+        )
+        .await;
+    let body = r.text().await.unwrap();
+    assert!(
+        body.contains("Cette page de connexion avait expiré"),
+        "{body}"
+    );
+    assert_eq!(dovecot_logins(&acct.address), 0);
+    // The form as shown works.
+    app.login(&acct).await;
+}
+
+#[tokio::test]
+async fn wrong_passwords_are_throttled_and_the_owner_still_gets_in() {
+    let app = TestApp::with(&[("COURRIER_SERVER_TRUSTED_PROXIES", "127.0.0.1")]).await;
+    let acct = new_account("sec-throttle");
+    let (home, attacker, elsewhere) = ("192.0.2.10", "198.51.100.5", "203.0.113.7");
+    // The owner logged in from home before.
+    assert_eq!(
+        login_from(&app, home, &acct.address, &acct.password).await,
+        "logged in"
+    );
+    let logins = dovecot_logins(&acct.address);
+    let fresh = app.other_browser();
+    for _ in 0..5 {
+        let body = login_from(&fresh, attacker, &acct.address, "guess").await;
+        assert!(body.contains("The address or password is wrong"), "{body}");
+    }
+    let body = login_from(&fresh, attacker, &acct.address, "guess").await;
+    assert!(body.contains("Too many attempts. Wait"), "{body}");
+    // The account waits from any address not known for it, even with the right password...
+    let body = login_from(&fresh, elsewhere, &acct.address, &acct.password).await;
+    assert!(body.contains("Too many attempts. Wait"), "{body}");
+    assert_eq!(
+        dovecot_logins(&acct.address),
+        logins,
+        "throttled attempts never reach the server"
+    );
+    // ...but its owner, from home, is not locked out.
+    let owner = app.other_browser();
+    assert_eq!(
+        login_from(&owner, home, &acct.address, &acct.password).await,
+        "logged in"
+    );
+}
+
+#[tokio::test]
+async fn forwarded_for_from_an_untrusted_peer_does_not_escape_throttling() {
+    let app = TestApp::start().await;
+    let acct = new_account("sec-xff");
+    for i in 0..5 {
+        let from = format!("198.51.100.{i}");
+        login_from(&app, &from, &acct.address, "guess").await;
+    }
+    // A new "address" in the header changes nothing: the peer is not a trusted proxy.
+    let body = login_from(&app, "203.0.113.99", &acct.address, &acct.password).await;
+    assert!(body.contains("Too many attempts. Wait"), "{body}");
+}
+
+#[tokio::test]
+async fn the_session_id_changes_at_login_and_dies_at_logout() {
+    let app = TestApp::start().await;
+    let acct = new_account("sec-fixation");
+    let client = bare_client();
+    let r = client
+        .get(format!("{}/login", app.base))
+        .send()
+        .await
+        .unwrap();
+    let planted = session_cookie(&r).expect("the login page starts a session");
+    let token = login_token(&r.text().await.unwrap());
+    let r = client
+        .post(format!("{}/login", app.base))
+        .header("cookie", &planted)
+        .form(&[
+            ("email", acct.address.as_str()),
+            ("password", acct.password.as_str()),
+            ("csrf", token.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let session = session_cookie(&r).expect("a new id at login");
+    assert_ne!(
+        session, planted,
+        "an id known before login is worth nothing after it"
+    );
+    let get = |cookie: String| {
+        let client = client.clone();
+        let url = format!("{}/mail/INBOX", app.base);
+        async move {
+            client
+                .get(url)
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(get(planted.clone()).await.status(), StatusCode::SEE_OTHER);
+    let page = get(session.clone()).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let csrf = page
+        .text()
+        .await
+        .unwrap()
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_owned();
+    // Logging out is a POST with the token; afterwards the id opens nothing.
+    let r = client
+        .get(format!("{}/logout", app.base))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let r = client
+        .post(format!("{}/logout", app.base))
+        .header("cookie", &session)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(get(session).await.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn every_state_changing_request_needs_the_session_token() {
+    let app = TestApp::start().await;
+    let acct = new_account("sec-csrf-all");
+    let mut probe = Probe::connect(&acct).await;
+    probe
+        .append(
+            "INBOX",
+            "",
+            &simple_message("a@example.test", "Garde-moi", "x"),
+        )
+        .await;
+    app.login(&acct).await;
+    let other = app.other_browser();
+    other.login(&new_account("sec-csrf-other")).await;
+    let foreign = other
+        .page("/mail/INBOX")
+        .await
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_owned();
+    let uid = probe.uids("INBOX").await[0].to_string();
+    let forms: Vec<(&str, Vec<(&str, &str)>)> = vec![
+        (
+            "/mail/INBOX/actions",
+            vec![("uid", &uid), ("action", "delete")],
+        ),
+        ("/mail/INBOX/empty", vec![("confirm", "1")]),
+        ("/folders/create", vec![("name", "Forgé"), ("parent", "")]),
+        (
+            "/folders/delete",
+            vec![("folder", "INBOX"), ("confirm", "1")],
+        ),
+        (
+            "/folders/subscribe",
+            vec![("folder", "INBOX"), ("subscribed", "0")],
+        ),
+        (
+            "/settings",
+            vec![("display_name", "Forged"), ("signature", "x")],
+        ),
+        ("/logout", vec![]),
+    ];
+    for (path, fields) in &forms {
+        for token in [None, Some(foreign.as_str())] {
+            let mut f = fields.clone();
+            if let Some(t) = token {
+                f.push(("csrf", t));
+            }
+            let r = app.post_form(path, &f, "en").await;
+            assert_eq!(
+                r.status(),
+                StatusCode::BAD_REQUEST,
+                "{path} with token {token:?}"
+            );
+        }
+    }
+    // A forged compose post sends nothing.
+    let form = reqwest::multipart::Form::new()
+        .text("csrf", foreign.clone())
+        .text("to", acct.address.clone())
+        .text("subject", "Forged")
+        .text("body", "x")
+        .text("action", "send");
+    let r = app
+        .client
+        .post(format!("{}/compose", app.base))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(r.status(), StatusCode::SEE_OTHER, "not sent");
+    // Nothing changed, and the session lives.
+    assert_eq!(probe.uids("INBOX").await.len(), 1);
+    assert!(!probe.list().await.iter().any(|f| f.contains("Forg")));
+    assert!(app.page("/settings").await.contains("value=\"\""));
+    app.page("/mail/INBOX").await;
+}
+
+#[tokio::test]
+async fn what_users_type_cannot_inject_imap_commands() {
+    let app = TestApp::start().await;
+    let acct = new_account("sec-inject");
+    let mut probe = Probe::connect(&acct).await;
+    probe
+        .append(
+            "INBOX",
+            "",
+            &simple_message("a@example.test", "Témoin", "x"),
+        )
+        .await;
+    app.login(&acct).await;
+    let page = app.page("/mail/INBOX").await;
+    let token = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_owned();
+    for q in [
+        "x\r\nA1 DELETE INBOX",
+        "\") OR ALL\r\nA2 CREATE Pwned",
+        "{5}\r\nhello",
+        "\\\" \\",
+    ] {
+        let url = format!("/mail/INBOX?q={}", urlencode(q));
+        assert_eq!(app.get(&url).await.status(), StatusCode::OK, "{q:?}");
+        let url = format!("/search?q={}", urlencode(q));
+        assert_eq!(app.get(&url).await.status(), StatusCode::OK, "{q:?}");
+    }
+    for name in ["a\r\nA3 DELETE INBOX", "b\" \"c", "Pwned {3}\r\nabc"] {
+        app.post_form(
+            "/folders/create",
+            &[("csrf", &token), ("name", name), ("parent", "")],
+            "en",
+        )
+        .await;
+    }
+    let folders = probe.list().await;
+    assert!(folders.iter().any(|f| f.contains("INBOX")), "{folders:?}");
+    assert!(!folders.iter().any(|f| f == "Pwned"), "{folders:?}");
+    assert!(
+        !folders.iter().any(|f| f.contains('\r') || f.contains('\n')),
+        "{folders:?}"
+    );
+    assert_eq!(probe.uids("INBOX").await.len(), 1, "INBOX intact");
+    assert!(app.page("/mail/INBOX").await.contains("Témoin"));
+}
+
+fn urlencode(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
