@@ -69,6 +69,7 @@ msg-download-raw = Download original (.eml)
 msg-remote-blocked = Remote images and content were blocked to protect your privacy.
 msg-show-remote = Show remote content
 msg-malformed = This message is damaged: it is shown as well as it could be read.
+msg-too-complex = This message is too large or too deeply nested to show as a web page; its text is shown instead.
 msg-truncated = This message is very large: only its beginning is shown. Download the original to see all of it.
 msg-empty = This message has no text.
 msg-frame-title = Message content

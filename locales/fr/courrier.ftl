@@ -69,6 +69,7 @@ msg-download-raw = Télécharger l'original (.eml)
 msg-remote-blocked = Les images et contenus distants ont été bloqués pour protéger votre vie privée.
 msg-show-remote = Afficher le contenu distant
 msg-malformed = Ce message est endommagé : il est affiché au mieux de ce qui a pu être lu.
+msg-too-complex = Ce message est trop volumineux ou trop imbriqué pour être affiché comme une page web ; son texte est affiché à la place.
 msg-truncated = Ce message est très volumineux : seul son début est affiché. Téléchargez l'original pour le voir en entier.
 msg-empty = Ce message ne contient pas de texte.
 msg-frame-title = Contenu du message

@@ -67,6 +67,9 @@ pub struct MessageView {
     pub date: Option<i64>,
     pub message_id: Option<String>,
     pub body: Body,
+    /// The plain-text version of an HTML body, when the message has one (shown instead of an HTML
+    /// body that cannot be rendered safely in bounded time).
+    pub text_alternative: Option<String>,
     pub attachments: Vec<Attachment>,
     /// Inline images by Content-ID (without angle brackets).
     pub inline_images: HashMap<String, InlineImage>,
@@ -191,6 +194,7 @@ pub fn parse_message(raw: &[u8]) -> MessageView {
             date: None,
             message_id: None,
             body: Body::Text(String::from_utf8_lossy(raw).into_owned()),
+            text_alternative: None,
             attachments: vec![],
             inline_images: HashMap::new(),
             malformed: true,
@@ -204,6 +208,17 @@ pub fn parse_message(raw: &[u8]) -> MessageView {
         .filter_map(|i| msg.parts.get(*i as usize))
         .filter(|p| matches!(p.body, PartType::Html(_)))
         .collect();
+    let plain_texts: Vec<&str> = msg
+        .text_body
+        .iter()
+        .filter_map(|i| msg.parts.get(*i as usize))
+        .filter_map(|p| match &p.body {
+            PartType::Text(t) => Some(t.as_ref()),
+            _ => None,
+        })
+        .collect();
+    let text_alternative =
+        (!html_parts.is_empty() && !plain_texts.is_empty()).then(|| plain_texts.join("\n\n"));
     let body = if !html_parts.is_empty() {
         Body::Html(
             html_parts
@@ -212,21 +227,10 @@ pub fn parse_message(raw: &[u8]) -> MessageView {
                 .collect::<Vec<_>>()
                 .join("\n<hr>\n"),
         )
+    } else if plain_texts.is_empty() {
+        Body::Empty
     } else {
-        let texts: Vec<&str> = msg
-            .text_body
-            .iter()
-            .filter_map(|i| msg.parts.get(*i as usize))
-            .filter_map(|p| match &p.body {
-                PartType::Text(t) => Some(t.as_ref()),
-                _ => None,
-            })
-            .collect();
-        if texts.is_empty() {
-            Body::Empty
-        } else {
-            Body::Text(texts.join("\n\n"))
-        }
+        Body::Text(plain_texts.join("\n\n"))
     };
     let body_ids: Vec<u32> = msg
         .html_body
@@ -291,6 +295,7 @@ pub fn parse_message(raw: &[u8]) -> MessageView {
         date: msg.date().map(|d| d.to_timestamp()),
         message_id: msg.message_id().map(str::to_owned),
         body,
+        text_alternative,
         attachments,
         inline_images,
         malformed,

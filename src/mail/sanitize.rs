@@ -183,6 +183,83 @@ const STYLE_PROPERTIES: &[&str] = &[
     "word-spacing",
 ];
 
+/// Largest HTML body rendered as HTML; a larger one is shown as text (or downloaded).
+pub const MAX_HTML_BYTES: usize = 2 * 1024 * 1024;
+
+/// Deepest element nesting rendered as HTML. The HTML parser's cost grows with the square of the
+/// depth (100,000 nested `<div>` take tens of seconds); real mail stays far below this.
+pub const MAX_DEPTH: usize = 1000;
+
+/// True when an HTML body is small and shallow enough to sanitise in bounded time. The depth is
+/// estimated from the tags alone: elements that close themselves (void ones, `<p>`, `<li>`, table
+/// cells...) do not count, so old-style HTML without end tags is not mistaken for a bomb.
+pub fn renderable(html: &str) -> bool {
+    html.len() <= MAX_HTML_BYTES && estimated_depth(html.as_bytes()) <= MAX_DEPTH
+}
+
+fn estimated_depth(b: &[u8]) -> usize {
+    const FLAT: &[&[u8]] = &[
+        b"area",
+        b"base",
+        b"br",
+        b"col",
+        b"embed",
+        b"hr",
+        b"img",
+        b"input",
+        b"link",
+        b"meta",
+        b"param",
+        b"source",
+        b"track",
+        b"wbr",
+        b"p",
+        b"li",
+        b"dt",
+        b"dd",
+        b"tr",
+        b"td",
+        b"th",
+        b"option",
+        b"tbody",
+        b"thead",
+        b"tfoot",
+        b"colgroup",
+        b"caption",
+    ];
+    let (mut depth, mut max, mut i) = (0usize, 0usize, 0usize);
+    while let Some(off) = b[i..].iter().position(|&c| c == b'<') {
+        i += off + 1;
+        let closing = b.get(i) == Some(&b'/');
+        let start = if closing { i + 1 } else { i };
+        let len = b[start..]
+            .iter()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .count();
+        if len == 0 {
+            continue;
+        }
+        let name = b[start..start + len].to_ascii_lowercase();
+        if FLAT.contains(&name.as_slice()) {
+            continue;
+        }
+        if closing {
+            depth = depth.saturating_sub(1);
+        } else {
+            let end = b[start..]
+                .iter()
+                .position(|&c| c == b'>')
+                .map(|p| start + p);
+            if end.is_some_and(|e| e > 0 && b[e - 1] == b'/') {
+                continue;
+            }
+            depth += 1;
+            max = max.max(depth);
+        }
+    }
+    max
+}
+
 /// Sanitises an HTML body.
 pub fn sanitize_html(html: &str, policy: HtmlPolicy) -> Sanitized {
     let had_remote = Arc::new(AtomicBool::new(false));
@@ -277,6 +354,21 @@ fn filter_style(style: &str, _allow_remote: bool, had_remote: &AtomicBool) -> St
         })
         .collect::<Vec<_>>()
         .join(";")
+}
+
+/// What shows instead of an HTML body that is not rendered as HTML: its plain-text version, or the
+/// text of the HTML itself (bounded), escaped.
+pub fn fallback_text(html: &str, text_alternative: Option<&str>) -> SafeHtml {
+    match text_alternative {
+        Some(t) => text_to_html(t),
+        None => {
+            let mut end = html.len().min(MAX_HTML_BYTES);
+            while !html.is_char_boundary(end) {
+                end -= 1;
+            }
+            text_to_html(&mail_parser::decoders::html::html_to_text(&html[..end]))
+        }
+    }
 }
 
 /// Escapes plain text and turns URLs and addresses into links.
@@ -412,6 +504,24 @@ mod tests {
         let s = clean(r#"<a href="https://example.org/">x</a>"#);
         assert!(s.html.as_str().contains(r#"rel="noopener noreferrer""#));
         assert!(s.html.as_str().contains(r#"target="_blank""#));
+    }
+
+    #[test]
+    fn bombs_are_not_rendered_and_ordinary_html_is() {
+        let nested = format!("{}x{}", "<div>".repeat(100_000), "</div>".repeat(100_000));
+        assert!(!renderable(&nested), "100,000 nested elements");
+        assert!(!renderable(&"a".repeat(MAX_HTML_BYTES + 1)), "too large");
+        let newsletter = format!(
+            "<table><tr><td>{}</td></tr></table>",
+            "<p>para<li>item<td>cell<br><img src=x>".repeat(5_000)
+        );
+        assert!(
+            renderable(&newsletter),
+            "unclosed paragraphs and cells are flat"
+        );
+        let deep_ok = format!("{}x{}", "<div>".repeat(200), "</div>".repeat(200));
+        assert!(renderable(&deep_ok));
+        assert!(renderable("<b>a < b and c<d</b> <!-- <div> --> <div/>"));
     }
 
     #[test]

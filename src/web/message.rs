@@ -8,6 +8,8 @@ use axum::extract::{Path, Query};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use std::time::Duration;
+
 use serde::Deserialize;
 
 use crate::app::AppState;
@@ -62,6 +64,8 @@ struct MessagePage {
     remote_blocked: bool,
     show_remote_url: String,
     malformed: bool,
+    /// The HTML body could not be rendered in bounded time: its text is shown instead.
+    too_complex: bool,
     truncated: bool,
     raw_url: String,
     reply_url: String,
@@ -111,14 +115,19 @@ async fn message_get(
     let truncated = fetched.truncated();
     let msg = parse_message(&fetched.raw);
     let lang = user.lang;
+    let mut too_complex = false;
     let (body, remote_blocked) = match &msg.body {
-        Body::Html(html) => {
-            let s = sanitize_body(html, &msg, allow_remote);
-            (
+        Body::Html(html) => match render_html(html, &msg, allow_remote).await {
+            Some(s) => (
                 BodyView::Frame(urls::body(&folder, uid, allow_remote)),
                 s.had_remote,
-            )
-        }
+            ),
+            None => {
+                too_complex = true;
+                let text = sanitize::fallback_text(html, msg.text_alternative.as_deref());
+                (BodyView::Text(text), false)
+            }
+        },
         Body::Text(t) => (BodyView::Text(sanitize::text_to_html(t)), false),
         Body::Empty => (BodyView::Empty, false),
     };
@@ -160,6 +169,7 @@ async fn message_get(
         remote_blocked: remote_blocked && !allow_remote,
         show_remote_url: urls::message_with_remote(&folder, uid),
         malformed: msg.malformed,
+        too_complex,
         truncated,
         raw_url: urls::raw(&folder, uid),
         reply_url: urls::compose_from("reply", &folder, uid),
@@ -177,7 +187,15 @@ async fn message_get(
     Ok(render(&view))
 }
 
-fn sanitize_body(html: &str, msg: &MessageView, allow_remote: bool) -> Sanitized {
+/// How long sanitising one body may take before the page shows its text instead.
+const RENDER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Sanitises an HTML body off the async threads, within [`RENDER_TIMEOUT`]; `None` when it is too
+/// large or deep to try, or took too long (then the page shows the text version).
+async fn render_html(html: &str, msg: &MessageView, allow_remote: bool) -> Option<Sanitized> {
+    if !sanitize::renderable(html) {
+        return None;
+    }
     let inline_images = msg
         .inline_images
         .iter()
@@ -188,13 +206,23 @@ fn sanitize_body(html: &str, msg: &MessageView, allow_remote: bool) -> Sanitized
             )
         })
         .collect();
-    sanitize::sanitize_html(
-        html,
-        HtmlPolicy {
-            allow_remote,
-            inline_images,
-        },
-    )
+    let html = html.to_owned();
+    let task = tokio::task::spawn_blocking(move || {
+        sanitize::sanitize_html(
+            &html,
+            HtmlPolicy {
+                allow_remote,
+                inline_images,
+            },
+        )
+    });
+    match tokio::time::timeout(RENDER_TIMEOUT, task).await {
+        Ok(Ok(s)) => Some(s),
+        _ => {
+            tracing::warn!("an HTML body took too long to sanitise; shown as text");
+            None
+        }
+    }
 }
 
 /// `Name <address>, …` as one line of text (escaped by the template).
@@ -219,7 +247,10 @@ async fn body_get(
     let fetched = user.mail.message(&folder, uid, false).await?;
     let msg = parse_message(&fetched.raw);
     let html = match &msg.body {
-        Body::Html(h) => sanitize_body(h, &msg, allow_remote).html,
+        Body::Html(h) => match render_html(h, &msg, allow_remote).await {
+            Some(s) => s.html,
+            None => sanitize::fallback_text(h, msg.text_alternative.as_deref()),
+        },
         Body::Text(t) => sanitize::text_to_html(t),
         Body::Empty => SafeHtml::default(),
     };

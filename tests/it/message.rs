@@ -305,3 +305,59 @@ async fn unknown_message_is_a_404_page() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_nesting_bomb_opens_at_once_as_text() {
+    let app = TestApp::start().await;
+    let acct = new_account("msg-bomb");
+    let mut probe = Probe::connect(&acct).await;
+    let html = format!(
+        "{}<p>Texte visible BOMB-OK</p>{}",
+        "<div>".repeat(100_000),
+        "</div>".repeat(100_000)
+    );
+    let with_text = format!(
+        "From: a@example.test\r\nSubject: Bombe\r\nMIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nVersion texte BOMB-TEXT\r\n--b\r\nContent-Type: text/html\r\n\r\n{html}\r\n--b--\r\n"
+    );
+    let html_only = format!(
+        "From: a@example.test\r\nSubject: Bombe seule\r\nMIME-Version: 1.0\r\nContent-Type: text/html\r\n\r\n{html}\r\n"
+    );
+    probe.append("INBOX", "", with_text.as_bytes()).await;
+    probe.append("INBOX", "", html_only.as_bytes()).await;
+    app.login(&acct).await;
+
+    let page = app.page("/mail/INBOX/1").await;
+    assert!(
+        page.contains("id=\"too-complex\""),
+        "{}",
+        &page[..2000.min(page.len())]
+    );
+    assert!(
+        page.contains("Version texte BOMB-TEXT"),
+        "the text version is shown"
+    );
+    assert!(
+        !page.contains("<iframe"),
+        "no frame for a body that is not rendered"
+    );
+    let frame = app.page("/mail/INBOX/1/body").await;
+    assert!(frame.contains("BOMB-TEXT") && !frame.contains("<div>"));
+
+    let page = app.page("/mail/INBOX/2").await;
+    assert!(page.contains("id=\"too-complex\""));
+    assert!(
+        page.contains("Texte visible BOMB-OK"),
+        "the HTML's own text"
+    );
+    let fr = app
+        .get_lang("/mail/INBOX/2", "fr")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        fr.contains("trop imbriqué"),
+        "{}",
+        &fr[..2000.min(fr.len())]
+    );
+}
