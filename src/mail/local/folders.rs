@@ -97,6 +97,17 @@ impl LocalStore {
     /// Every folder, with its counts, in the sidebar's order. The standard folders are created the
     /// first time.
     pub async fn folders(&self) -> std::io::Result<Vec<Folder>> {
+        let mut folders = self.folder_list().await?;
+        for f in &mut folders {
+            let (messages, unseen) = self.counts(&f.name).await?;
+            f.messages = Some(messages);
+            f.unseen = Some(unseen);
+        }
+        Ok(folders)
+    }
+
+    /// Every folder, without counts, in the sidebar's order.
+    pub async fn folder_list(&self) -> std::io::Result<Vec<Folder>> {
         self.ensure_folder(&FolderName::inbox()).await?;
         for (name, _) in STANDARD {
             let f = FolderName::new(name).expect("valid name");
@@ -117,7 +128,6 @@ impl LocalStore {
         let unsubscribed = self.unsubscribed().await;
         let mut folders = Vec::with_capacity(names.len());
         for name in names {
-            let (messages, unseen) = self.counts(&name).await?;
             let depth = name.as_str().matches(DELIMITER).count();
             folders.push(Folder {
                 leaf: name
@@ -131,8 +141,8 @@ impl LocalStore {
                 selectable: true,
                 subscribed: name.is_inbox() || !unsubscribed.contains(name.as_str()),
                 delimiter: Some(DELIMITER),
-                messages: Some(messages),
-                unseen: Some(unseen),
+                messages: None,
+                unseen: None,
                 name,
             });
         }

@@ -65,8 +65,9 @@ impl LocalStore {
             .filter(|c| c.is_ascii_alphanumeric())
             .take(160)
             .collect();
+        // Fixed-width numbers: names sort in delivery order as text too (other tools rely on that).
         let name = format!(
-            "{}.M{}P{}Q{}.{tag}.courrier",
+            "{}.M{:06}P{}Q{:010}.{tag}.courrier",
             now.as_secs(),
             now.subsec_micros(),
             std::process::id(),
@@ -134,6 +135,30 @@ fn base_name(file: &str) -> &str {
     file.split(":2,").next().unwrap_or(file)
 }
 
+/// Sort key of a Maildir base name: `secs.M<micros>P<pid>Q<seq>...` as numbers when it has that
+/// shape (other tools' names start with the time too), then the name itself.
+fn arrival_key(base: &str) -> (u64, u64, u64, String) {
+    let (secs, rest) = base.split_once('.').unwrap_or((base, ""));
+    let number_after = |marker: char| -> u64 {
+        rest.split('.')
+            .next()
+            .and_then(|part| part.split_once(marker))
+            .map(|(_, tail)| {
+                tail.chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect::<String>()
+            })
+            .and_then(|d| d.parse().ok())
+            .unwrap_or(0)
+    };
+    (
+        secs.parse().unwrap_or(u64::MAX),
+        number_after('M'),
+        number_after('Q'),
+        base.to_owned(),
+    )
+}
+
 /// Flags from a Maildir info suffix (`:2,FRS`): F flagged, R replied, S seen, D draft.
 fn flags_of(file: &str) -> Flags {
     let info = file.split_once(":2,").map(|(_, i)| i).unwrap_or("");
@@ -191,8 +216,9 @@ impl LocalStore {
                 files.push((name, e.path()));
             }
         }
-        // Arrival order: the time and sequence at the start of the names Courrier writes.
-        files.sort_by(|a, b| base_name(&a.0).cmp(base_name(&b.0)));
+        // Arrival order: the time, microseconds and sequence number in the names Courrier writes
+        // (compared as numbers: names written before they had a fixed width do not sort as text).
+        files.sort_by_cached_key(|(name, _)| arrival_key(base_name(name)));
         let mut changed = false;
         let mut out = Vec::with_capacity(files.len());
         let mut present = std::collections::HashSet::new();
@@ -339,6 +365,28 @@ mod tests {
             "Maildir++ layout"
         );
         let _ = std::fs::remove_dir_all(root);
+    }
+
+    #[test]
+    fn arrival_order_compares_numbers_not_text() {
+        let mut names = vec![
+            "1700000000.M109231P7Q3.t.courrier",
+            "1700000000.M1154P7Q1.t.courrier",
+            "1700000000.M001154P7Q0000000002.t.courrier",
+            "1699999999.M999999P7Q9.t.courrier",
+            "1700000001.12345_1.host",
+        ];
+        names.sort_by_cached_key(|n| arrival_key(n));
+        assert_eq!(
+            names,
+            vec![
+                "1699999999.M999999P7Q9.t.courrier",
+                "1700000000.M1154P7Q1.t.courrier",
+                "1700000000.M001154P7Q0000000002.t.courrier",
+                "1700000000.M109231P7Q3.t.courrier",
+                "1700000001.12345_1.host",
+            ]
+        );
     }
 
     #[tokio::test]

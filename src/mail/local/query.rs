@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
 use super::folders::{special_name, special_of};
 use super::{LocalMessage, LocalStore, base_name};
@@ -42,7 +43,23 @@ struct Headers {
 pub struct LocalMailbox {
     pub store: LocalStore,
     index: Arc<Mutex<HashMap<String, Arc<Headers>>>>,
+    listings: Arc<Mutex<HashMap<FolderName, Listing>>>,
 }
+
+/// When `new/` and `cur/` were last modified: every delivery, flag change (a rename), move or
+/// removal changes one of them.
+type Stamp = (Option<SystemTime>, Option<SystemTime>);
+
+/// A folder's messages as last read, with the stamp its directories had just before.
+#[derive(Debug)]
+struct Listing {
+    stamp: Stamp,
+    messages: Arc<Vec<LocalMessage>>,
+}
+
+/// A directory modified less than this long ago is read again rather than trusted: file systems
+/// keep modification times with a coarse clock, so two changes close together can share one.
+const SETTLE: Duration = Duration::from_secs(2);
 
 fn io(e: std::io::Error) -> MailError {
     MailError::Refused(format!("local store: {e}"))
@@ -137,6 +154,7 @@ impl LocalMailbox {
         LocalMailbox {
             store,
             index: Default::default(),
+            listings: Default::default(),
         }
     }
 
@@ -169,25 +187,68 @@ impl LocalMailbox {
             .collect()
     }
 
-    async fn messages(&self, folder: &FolderName) -> Result<Vec<LocalMessage>, MailError> {
+    async fn stamp(&self, folder: &FolderName) -> Stamp {
+        let dir = self.store.folder_dir(folder);
+        let modified = |sub: &'static str| {
+            let path = dir.join(sub);
+            async move {
+                tokio::fs::metadata(path)
+                    .await
+                    .ok()
+                    .and_then(|m| m.modified().ok())
+            }
+        };
+        (modified("new").await, modified("cur").await)
+    }
+
+    /// The messages of a folder in UID order: the last listing while its directories are unchanged
+    /// (two `stat`s), otherwise read again. So a page costs the same whatever the folder's size.
+    async fn messages(&self, folder: &FolderName) -> Result<Arc<Vec<LocalMessage>>, MailError> {
         if !self.store.has_folder(folder) {
             return Err(MailError::FolderNotFound);
         }
-        self.store.messages(folder).await.map_err(io)
+        let stamp = self.stamp(folder).await;
+        let settled =
+            |t: Option<SystemTime>| t.is_some_and(|t| t.elapsed().is_ok_and(|age| age >= SETTLE));
+        if settled(stamp.0) && settled(stamp.1) {
+            let listings = self.listings.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(l) = listings.get(folder)
+                && l.stamp == stamp
+            {
+                return Ok(l.messages.clone());
+            }
+        }
+        let messages = Arc::new(self.store.messages(folder).await.map_err(io)?);
+        self.listings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(
+                folder.clone(),
+                Listing {
+                    stamp,
+                    messages: messages.clone(),
+                },
+            );
+        Ok(messages)
     }
 
     async fn message(&self, folder: &FolderName, uid: Uid) -> Result<LocalMessage, MailError> {
-        self.messages(folder)
-            .await?
-            .into_iter()
-            .find(|m| m.uid == uid)
-            .ok_or(MailError::MessageNotFound)
+        let msgs = self.messages(folder).await?;
+        msgs.binary_search_by_key(&uid, |m| m.uid)
+            .map(|i| msgs[i].clone())
+            .map_err(|_| MailError::MessageNotFound)
     }
 
     /// Folders and (no) quota: a local store has no provider quota.
     pub async fn overview(&self) -> Result<Overview, MailError> {
+        let mut folders = self.store.folder_list().await.map_err(io)?;
+        for f in &mut folders {
+            let msgs = self.messages(&f.name).await?;
+            f.messages = Some(msgs.len() as u32);
+            f.unseen = Some(msgs.iter().filter(|m| !m.flags.seen).count() as u32);
+        }
         Ok(Overview {
-            folders: self.store.folders().await.map_err(io)?,
+            folders,
             quota: None,
         })
     }
@@ -201,8 +262,9 @@ impl LocalMailbox {
         let msgs = self.messages(folder).await?;
         let s = &query.search;
         let msgs: Vec<LocalMessage> = msgs
-            .into_iter()
+            .iter()
             .filter(|m| (!s.unread || !m.flags.seen) && (!s.flagged || m.flags.flagged))
+            .cloned()
             .collect();
         let headers = self.headers(&msgs).await;
         let day = |d: chrono::NaiveDate| d.and_hms_opt(0, 0, 0).map(|t| t.and_utc().timestamp());
@@ -271,14 +333,15 @@ impl LocalMailbox {
     ) -> Result<ListPage, MailError> {
         if query.sort == SortKey::Arrival && !query.ascending && query.search.is_empty() {
             // The common page: only the shown messages' headers are read.
-            let mut msgs = self.messages(folder).await?;
-            msgs.reverse();
+            let msgs = self.messages(folder).await?;
             let total = msgs.len() as u32;
             let (page, page_size) = clamp_page(total, page, page_size);
             let shown: Vec<LocalMessage> = msgs
-                .into_iter()
+                .iter()
+                .rev()
                 .skip((page * page_size) as usize)
                 .take(page_size as usize)
+                .cloned()
                 .collect();
             let headers = self.headers(&shown).await;
             return Ok(ListPage {
@@ -321,9 +384,10 @@ impl LocalMailbox {
         let msgs = self.messages(folder).await?;
         let folder_total = msgs.len() as u32;
         let newest: Vec<LocalMessage> = msgs
-            .into_iter()
+            .iter()
             .rev()
             .take(window.max(1) as usize)
+            .cloned()
             .collect();
         let headers = self.headers(&newest).await;
         let inputs: Vec<ThreadInput> = newest
@@ -414,7 +478,7 @@ impl LocalMailbox {
         search: &Search,
         cap: usize,
     ) -> Result<Vec<(FolderName, MessageSummary)>, MailError> {
-        let folders = self.store.folders().await.map_err(io)?;
+        let folders = self.store.folder_list().await.map_err(io)?;
         let query = ListQuery {
             sort: SortKey::Arrival,
             ascending: false,
@@ -445,8 +509,12 @@ impl LocalMailbox {
     ) -> Result<Vec<LocalMessage>, MailError> {
         let msgs = self.messages(folder).await?;
         Ok(match selection {
-            Selection::All => msgs,
-            Selection::Uids(u) => msgs.into_iter().filter(|m| u.contains(&m.uid)).collect(),
+            Selection::All => msgs.to_vec(),
+            Selection::Uids(u) => msgs
+                .iter()
+                .filter(|m| u.contains(&m.uid))
+                .cloned()
+                .collect(),
         })
     }
 
@@ -526,7 +594,7 @@ impl LocalMailbox {
     /// Deletes every message of a folder; returns their download tags.
     pub async fn empty_folder(&self, folder: &FolderName) -> Result<Vec<String>, MailError> {
         let msgs = self.messages(folder).await?;
-        for m in &msgs {
+        for m in msgs.iter() {
             self.store.remove(m).await.map_err(io)?;
         }
         Ok(msgs.iter().filter_map(|m| super::tag_of(&m.path)).collect())
@@ -625,10 +693,11 @@ impl LocalMailbox {
         let msgs: Vec<LocalMessage> = self
             .messages(folder)
             .await?
-            .into_iter()
+            .iter()
             .rev()
             .filter(|m| m.uid.0 >= from)
             .take(max)
+            .cloned()
             .collect();
         let headers = self.headers(&msgs).await;
         Ok(msgs
@@ -790,6 +859,41 @@ mod tests {
         );
         let fetched = mb.fetch_message(&drafts, versions[1], false).await.unwrap();
         assert_eq!(fetched.flags, draft_flags);
+        let _ = std::fs::remove_dir_all(root);
+    }
+
+    #[tokio::test]
+    async fn listings_are_reused_until_the_folder_changes() {
+        let (mb, root) = mailbox(3).await;
+        let inbox = FolderName::inbox();
+        let age = |dir: &str, t: SystemTime| {
+            std::fs::File::open(root.join(dir))
+                .unwrap()
+                .set_modified(t)
+                .unwrap()
+        };
+        let old = SystemTime::now() - Duration::from_secs(3600);
+        age("new", old);
+        age("cur", old);
+        assert_eq!(mb.messages(&inbox).await.unwrap().len(), 3);
+        // A file slipped in without changing the stamp: the cached listing is what is served.
+        std::fs::write(
+            root.join("new").join("1.M1P1Q1.x.courrier"),
+            b"Subject: x\r\n\r\n",
+        )
+        .unwrap();
+        age("new", old);
+        assert_eq!(
+            mb.messages(&inbox).await.unwrap().len(),
+            3,
+            "served from the cache"
+        );
+        // Any real change moves the stamp, and the folder is read again.
+        mb.store
+            .deliver(&inbox, "z", b"Subject: y\r\n\r\n")
+            .await
+            .unwrap();
+        assert_eq!(mb.messages(&inbox).await.unwrap().len(), 5);
         let _ = std::fs::remove_dir_all(root);
     }
 
