@@ -15,6 +15,25 @@ pub struct Settings {
     pub display_name: String,
     /// Appended below `-- ` to new messages.
     pub signature: String,
+    /// Senders whose messages show remote content (images, fonts) without asking, lower-cased.
+    pub remote_senders: Vec<String>,
+}
+
+impl Settings {
+    /// True when the user chose to always show remote content from this address.
+    pub fn trusts_remote(&self, address: &str) -> bool {
+        let a = address.trim().to_lowercase();
+        !a.is_empty() && self.remote_senders.iter().any(|s| *s == a)
+    }
+
+    /// Remembers an address whose remote content is always shown.
+    pub fn trust_remote(&mut self, address: &str) {
+        let a = address.trim().to_lowercase();
+        if !a.is_empty() && !self.trusts_remote(&a) {
+            self.remote_senders.push(a);
+            self.remote_senders.sort();
+        }
+    }
 }
 
 /// The settings files.
@@ -67,10 +86,14 @@ mod tests {
             store.load("a@example.org").await.unwrap(),
             Settings::default()
         );
-        let s = Settings {
+        let mut s = Settings {
             display_name: "Alice Dupré".into(),
             signature: "Alice\nÀ bientôt".into(),
+            ..Settings::default()
         };
+        s.trust_remote(" News@Shop.example ");
+        assert!(s.trusts_remote("news@shop.example"));
+        assert!(!s.trusts_remote("other@shop.example") && !s.trusts_remote(""));
         store.save("A@Example.org", &s).await.unwrap();
         assert_eq!(store.load("a@example.org").await.unwrap(), s);
         assert_eq!(

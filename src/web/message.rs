@@ -4,7 +4,7 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, Query};
+use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -63,6 +63,10 @@ struct MessagePage {
     attachments: Vec<AttachmentRow>,
     remote_blocked: bool,
     show_remote_url: String,
+    /// The sender's address, for "always show remote content from this sender".
+    sender: String,
+    trust_url: &'static str,
+    this_url: String,
     malformed: bool,
     /// The HTML body could not be rendered in bounded time: its text is shown instead.
     too_complex: bool,
@@ -103,17 +107,30 @@ fn parse_target(folder: &str, uid: &str) -> Result<(FolderName, Uid), WebError> 
     Ok((folder, Uid(uid)))
 }
 
+/// The sender's address, when the user chose to always show remote content from it.
+async fn trusted_sender(state: &AppState, user: &CurrentUser, msg: &MessageView) -> bool {
+    let Some(sender) = msg.from.first().and_then(|a| a.address.as_deref()) else {
+        return false;
+    };
+    state
+        .settings
+        .load(&user.user.address)
+        .await
+        .is_ok_and(|s| s.trusts_remote(sender))
+}
+
 async fn message_get(
     user: CurrentUser,
+    State(state): State<AppState>,
     Path((folder, uid)): Path<(String, String)>,
     Query(q): Query<RemoteQuery>,
 ) -> Result<Response, WebError> {
     let (folder, uid) = parse_target(&folder, &uid)?;
-    let allow_remote = q.remote.is_some();
     let folders = user.mail.overview().await?;
     let fetched = user.mail.message(&folder, uid, true).await?;
     let truncated = fetched.truncated();
     let msg = parse_message(&fetched.raw);
+    let allow_remote = q.remote.is_some() || trusted_sender(&state, &user, &msg).await;
     let lang = user.lang;
     let mut too_complex = false;
     let (body, remote_blocked) = match &msg.body {
@@ -168,6 +185,13 @@ async fn message_get(
             .collect(),
         remote_blocked: remote_blocked && !allow_remote,
         show_remote_url: urls::message_with_remote(&folder, uid),
+        sender: msg
+            .from
+            .first()
+            .and_then(|a| a.address.clone())
+            .unwrap_or_default(),
+        trust_url: urls::TRUST_SENDER,
+        this_url: urls::message(&folder, uid),
         malformed: msg.malformed,
         too_complex,
         truncated,
@@ -239,13 +263,14 @@ fn addr_list(addrs: &[Addr]) -> String {
 
 async fn body_get(
     user: CurrentUser,
+    State(state): State<AppState>,
     Path((folder, uid)): Path<(String, String)>,
     Query(q): Query<RemoteQuery>,
 ) -> Result<Response, WebError> {
     let (folder, uid) = parse_target(&folder, &uid)?;
-    let allow_remote = q.remote.is_some();
     let fetched = user.mail.message(&folder, uid, false).await?;
     let msg = parse_message(&fetched.raw);
+    let allow_remote = q.remote.is_some() || trusted_sender(&state, &user, &msg).await;
     let html = match &msg.body {
         Body::Html(h) => match render_html(h, &msg, allow_remote).await {
             Some(s) => s.html,

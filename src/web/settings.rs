@@ -3,7 +3,7 @@
 use askama::Template;
 use axum::extract::State;
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
 
@@ -17,7 +17,51 @@ use crate::web::urls;
 use crate::web::view::{PageCtx, render};
 
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new().route(urls::SETTINGS, get(settings_get).post(settings_post))
+    Router::new()
+        .route(urls::SETTINGS, get(settings_get).post(settings_post))
+        .route(urls::TRUST_SENDER, post(trust_sender_post))
+}
+
+#[derive(Deserialize)]
+struct TrustForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    sender: String,
+    #[serde(default)]
+    back: String,
+}
+
+/// `POST /settings/trust-sender`: "always show remote content from this sender", from a message.
+async fn trust_sender_post(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    Form(form): Form<TrustForm>,
+) -> Result<Response, WebError> {
+    if form.csrf != user.user.csrf {
+        return Err(WebError::BadRequest("form without a valid token".into()));
+    }
+    let sender = form.sender.trim();
+    if !sender.contains('@') || sender.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(WebError::BadRequest("not a sender address".into()));
+    }
+    let mut s = state
+        .settings
+        .load(&user.user.address)
+        .await
+        .map_err(|e| WebError::Internal(format!("settings: {e}")))?;
+    s.trust_remote(sender);
+    state
+        .settings
+        .save(&user.user.address, &s)
+        .await
+        .map_err(|e| WebError::Internal(format!("settings: {e}")))?;
+    let back = if urls::is_local_path(&form.back) {
+        form.back
+    } else {
+        "/mail/INBOX".to_owned()
+    };
+    Ok(redirect(&back))
 }
 
 #[derive(Template)]
@@ -26,6 +70,8 @@ struct SettingsPage {
     ctx: PageCtx,
     display_name: String,
     signature: String,
+    /// One address per line.
+    remote_senders: String,
     saved: bool,
     /// A POP3 account's download options.
     pop: Option<PopOptions>,
@@ -54,6 +100,7 @@ async fn settings_get(
         ctx: PageCtx::user(&user, user.lang.t("settings-title")),
         display_name: s.display_name,
         signature: s.signature,
+        remote_senders: s.remote_senders.join("\n"),
         saved: q.saved.is_some(),
         pop,
     }))
@@ -67,6 +114,8 @@ struct SettingsForm {
     display_name: String,
     #[serde(default)]
     signature: String,
+    #[serde(default)]
+    remote_senders: String,
     pop_keep_copy: Option<String>,
     pop_delete_after: Option<String>,
     #[serde(default)]
@@ -84,7 +133,15 @@ async fn settings_post(
             "settings form without a valid token".into(),
         ));
     }
-    let settings = Settings {
+    let remote_senders: Vec<String> = form
+        .remote_senders
+        .lines()
+        .map(|l| l.trim().to_lowercase())
+        .filter(|l| l.contains('@') && !l.chars().any(char::is_whitespace))
+        .take(1000)
+        .collect();
+    let mut settings = Settings {
+        remote_senders: vec![],
         display_name: one_line(&form.display_name).chars().take(200).collect(),
         signature: form
             .signature
@@ -93,6 +150,9 @@ async fn settings_post(
             .take(4000)
             .collect(),
     };
+    for a in &remote_senders {
+        settings.trust_remote(a);
+    }
     state
         .settings
         .save(&user.user.address, &settings)

@@ -19,6 +19,7 @@ pub const SETTINGS: &str = "/settings";
 pub const FOLDERS: &str = "/folders";
 pub const SEARCH: &str = "/search";
 pub const CHECK: &str = "/check";
+pub const TRUST_SENDER: &str = "/settings/trust-sender";
 
 fn seg(s: &str) -> String {
     utf8_percent_encode(s, SEGMENT).to_string()

@@ -361,3 +361,72 @@ async fn a_nesting_bomb_opens_at_once_as_text() {
         &fr[..2000.min(fr.len())]
     );
 }
+
+#[tokio::test]
+async fn remote_content_can_be_allowed_for_one_sender_for_good() {
+    let (app, _) = inbox_with("msg-trust", &["html-newsletter.eml", "html-newsletter.eml"]).await;
+    let page = app.page("/mail/INBOX/1").await;
+    assert!(page.contains("id=\"remote-blocked\""));
+    assert!(
+        page.contains("Always show for gazette@news.example.net"),
+        "{page}"
+    );
+    let token = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_owned();
+    let r = app
+        .post_form(
+            "/settings/trust-sender",
+            &[
+                ("csrf", &token),
+                ("sender", "gazette@news.example.net"),
+                ("back", "/mail/INBOX/1"),
+            ],
+            "en",
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], "/mail/INBOX/1");
+    // Every message of that sender now shows its images, and the choice is listed in Settings.
+    let page = app.page("/mail/INBOX/2").await;
+    assert!(!page.contains("id=\"remote-blocked\""));
+    assert!(
+        page.contains("/mail/INBOX/2/body?remote=1"),
+        "the frame loads with images"
+    );
+    let frame = app.page("/mail/INBOX/2/body").await;
+    assert!(frame.contains("src=\"http://cdn.example.net/logo.png\""));
+    let settings = app.page("/settings").await;
+    assert!(settings.contains("gazette@news.example.net"));
+    // Removing it from Settings blocks them again.
+    let r = app
+        .post_form(
+            "/settings",
+            &[
+                ("csrf", &token),
+                ("display_name", ""),
+                ("signature", ""),
+                ("remote_senders", ""),
+            ],
+            "en",
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(
+        app.page("/mail/INBOX/2")
+            .await
+            .contains("id=\"remote-blocked\"")
+    );
+    // A forged request cannot add a sender.
+    let r = app
+        .post_form(
+            "/settings/trust-sender",
+            &[("csrf", "forged"), ("sender", "evil@attacker.invalid")],
+            "en",
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+}
