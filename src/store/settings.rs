@@ -23,7 +23,7 @@ impl Settings {
     /// True when the user chose to always show remote content from this address.
     pub fn trusts_remote(&self, address: &str) -> bool {
         let a = address.trim().to_lowercase();
-        !a.is_empty() && self.remote_senders.iter().any(|s| *s == a)
+        !a.is_empty() && self.remote_senders.contains(&a)
     }
 
     /// Remembers an address whose remote content is always shown.
