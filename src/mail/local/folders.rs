@@ -153,27 +153,31 @@ impl LocalStore {
     /// Messages and unread messages of a folder, from the file names alone.
     pub async fn counts(&self, folder: &FolderName) -> std::io::Result<(u32, u32)> {
         let dir = self.folder_dir(folder);
-        let (mut messages, mut unseen) = (0, 0);
-        for sub in ["new", "cur"] {
-            let Ok(mut rd) = tokio::fs::read_dir(dir.join(sub)).await else {
-                continue;
-            };
-            while let Some(e) = rd.next_entry().await? {
-                let name = e.file_name();
-                let name = name.to_string_lossy();
-                if name.starts_with('.') {
+        tokio::task::spawn_blocking(move || {
+            let (mut messages, mut unseen) = (0, 0);
+            for sub in ["new", "cur"] {
+                let Ok(rd) = std::fs::read_dir(dir.join(sub)) else {
                     continue;
-                }
-                messages += 1;
-                let seen = name
-                    .split_once(":2,")
-                    .is_some_and(|(_, info)| info.contains('S'));
-                if !seen {
-                    unseen += 1;
+                };
+                for e in rd {
+                    let name = e?.file_name();
+                    let name = name.to_string_lossy();
+                    if name.starts_with('.') {
+                        continue;
+                    }
+                    messages += 1;
+                    let seen = name
+                        .split_once(":2,")
+                        .is_some_and(|(_, info)| info.contains('S'));
+                    if !seen {
+                        unseen += 1;
+                    }
                 }
             }
-        }
-        Ok((messages, unseen))
+            Ok((messages, unseen))
+        })
+        .await
+        .map_err(std::io::Error::other)?
     }
 
     /// True when the folder exists. A name with a `.` or an empty level is never a local folder:

@@ -42,6 +42,12 @@ impl LocalStore {
     /// Creates the folder's `tmp`, `new` and `cur` if needed.
     pub async fn ensure_folder(&self, folder: &FolderName) -> std::io::Result<PathBuf> {
         let dir = self.folder_dir(folder);
+        if ["tmp", "new", "cur"]
+            .iter()
+            .all(|sub| dir.join(sub).is_dir())
+        {
+            return Ok(dir);
+        }
         for sub in ["tmp", "new", "cur"] {
             tokio::fs::create_dir_all(dir.join(sub)).await?;
         }
@@ -192,70 +198,11 @@ impl LocalStore {
     /// own: a file seen for the first time gets the next UID, and a UID is never reused.
     pub async fn messages(&self, folder: &FolderName) -> std::io::Result<Vec<LocalMessage>> {
         let dir = self.ensure_folder(folder).await?;
-        let list_path = dir.join("courrier-uidlist");
-        let text = tokio::fs::read_to_string(&list_path)
+        // One blocking task for the whole directory: tokio's read_dir costs a thread hop per few
+        // entries, which dominates for thousands of messages.
+        tokio::task::spawn_blocking(move || list_folder(&dir))
             .await
-            .unwrap_or_default();
-        let mut lines = text.lines();
-        let mut next: u32 = lines
-            .next()
-            .and_then(|l| l.trim().parse().ok())
-            .unwrap_or(1);
-        let mut known: std::collections::HashMap<String, u32> = lines
-            .filter_map(|l| l.split_once(' '))
-            .filter_map(|(u, b)| u.parse().ok().map(|u| (b.to_owned(), u)))
-            .collect();
-        let mut files = Vec::new();
-        for sub in ["new", "cur"] {
-            let mut rd = tokio::fs::read_dir(dir.join(sub)).await?;
-            while let Some(e) = rd.next_entry().await? {
-                let name = e.file_name().to_string_lossy().into_owned();
-                if name.starts_with('.') {
-                    continue;
-                }
-                files.push((name, e.path()));
-            }
-        }
-        // Arrival order: the time, microseconds and sequence number in the names Courrier writes
-        // (compared as numbers: names written before they had a fixed width do not sort as text).
-        files.sort_by_cached_key(|(name, _)| arrival_key(base_name(name)));
-        let mut changed = false;
-        let mut out = Vec::with_capacity(files.len());
-        let mut present = std::collections::HashSet::new();
-        for (name, path) in files {
-            let base = base_name(&name).to_owned();
-            let uid = match known.get(&base) {
-                Some(u) => *u,
-                None => {
-                    let u = next;
-                    next += 1;
-                    known.insert(base.clone(), u);
-                    changed = true;
-                    u
-                }
-            };
-            present.insert(base);
-            out.push(LocalMessage {
-                uid: Uid(uid),
-                flags: flags_of(&name),
-                path,
-            });
-        }
-        let before = known.len();
-        known.retain(|b, _| present.contains(b));
-        if changed || known.len() != before {
-            let mut body = format!("{next}\n");
-            let mut entries: Vec<_> = known.iter().collect();
-            entries.sort_by_key(|(_, u)| **u);
-            for (b, u) in entries {
-                body.push_str(&format!("{u} {b}\n"));
-            }
-            let tmp = list_path.with_extension("tmp");
-            tokio::fs::write(&tmp, body).await?;
-            tokio::fs::rename(&tmp, &list_path).await?;
-        }
-        out.sort_by_key(|m| m.uid);
-        Ok(out)
+            .map_err(std::io::Error::other)?
     }
 
     /// One message by UID.
@@ -319,6 +266,72 @@ pub fn tag_of(path: &Path) -> Option<String> {
     let base = base_name(&name);
     let tag = base.strip_suffix(".courrier")?.rsplit('.').next()?;
     (!tag.is_empty() && tag != "local").then(|| tag.to_owned())
+}
+
+/// Lists a folder directory and keeps its uidlist up to date (see [`LocalStore::messages`]).
+fn list_folder(dir: &Path) -> std::io::Result<Vec<LocalMessage>> {
+    let list_path = dir.join("courrier-uidlist");
+    let text = std::fs::read_to_string(&list_path).unwrap_or_default();
+    let mut lines = text.lines();
+    let mut next: u32 = lines
+        .next()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or(1);
+    let mut known: std::collections::HashMap<String, u32> = lines
+        .filter_map(|l| l.split_once(' '))
+        .filter_map(|(u, b)| u.parse().ok().map(|u| (b.to_owned(), u)))
+        .collect();
+    let mut files = Vec::new();
+    for sub in ["new", "cur"] {
+        for e in std::fs::read_dir(dir.join(sub))? {
+            let e = e?;
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
+            files.push((name, e.path()));
+        }
+    }
+    // Arrival order: the time, microseconds and sequence number in the names Courrier writes
+    // (compared as numbers: names written before they had a fixed width do not sort as text).
+    files.sort_by_cached_key(|(name, _)| arrival_key(base_name(name)));
+    let mut changed = false;
+    let mut out = Vec::with_capacity(files.len());
+    let mut present = std::collections::HashSet::new();
+    for (name, path) in files {
+        let base = base_name(&name).to_owned();
+        let uid = match known.get(&base) {
+            Some(u) => *u,
+            None => {
+                let u = next;
+                next += 1;
+                known.insert(base.clone(), u);
+                changed = true;
+                u
+            }
+        };
+        present.insert(base);
+        out.push(LocalMessage {
+            uid: Uid(uid),
+            flags: flags_of(&name),
+            path,
+        });
+    }
+    let before = known.len();
+    known.retain(|b, _| present.contains(b));
+    if changed || known.len() != before {
+        let mut body = format!("{next}\n");
+        let mut entries: Vec<_> = known.iter().collect();
+        entries.sort_by_key(|(_, u)| **u);
+        for (b, u) in entries {
+            body.push_str(&format!("{u} {b}\n"));
+        }
+        let tmp = list_path.with_extension("tmp");
+        std::fs::write(&tmp, body)?;
+        std::fs::rename(&tmp, &list_path)?;
+    }
+    out.sort_by_key(|m| m.uid);
+    Ok(out)
 }
 
 /// Makes a rename in `dir` durable (the directory entry itself is synced).
