@@ -68,6 +68,7 @@ msg-attachments = Attachments
 msg-download-raw = Download original (.eml)
 msg-remote-blocked = Remote images and content were blocked to protect your privacy.
 msg-show-remote = Show remote content
+msg-link-goes-to = this link really goes to
 msg-trust-sender = Always show for
 msg-malformed = This message is damaged: it is shown as well as it could be read.
 msg-too-complex = This message is too large or too deeply nested to show as a web page; its text is shown instead.

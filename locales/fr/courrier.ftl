@@ -68,6 +68,7 @@ msg-attachments = Pièces jointes
 msg-download-raw = Télécharger l'original (.eml)
 msg-remote-blocked = Les images et contenus distants ont été bloqués pour protéger votre vie privée.
 msg-show-remote = Afficher le contenu distant
+msg-link-goes-to = ce lien mène en réalité à
 msg-trust-sender = Toujours afficher pour
 msg-malformed = Ce message est endommagé : il est affiché au mieux de ce qui a pu être lu.
 msg-too-complex = Ce message est trop volumineux ou trop imbriqué pour être affiché comme une page web ; son texte est affiché à la place.

@@ -31,8 +31,9 @@ impl Addr {
 /// The body chosen for display.
 #[derive(Clone, Debug)]
 pub enum Body {
-    /// HTML as the sender wrote it: it must go through `sanitize` before it reaches a browser.
-    Html(String),
+    /// HTML as the sender wrote it, one string per part (each is sanitised on its own, so markup
+    /// cannot span parts): it must go through `sanitize` before it reaches a browser.
+    Html(Vec<String>),
     Text(String),
     Empty,
 }
@@ -224,8 +225,8 @@ pub fn parse_message(raw: &[u8]) -> MessageView {
             html_parts
                 .iter()
                 .filter_map(|p| p.text_contents())
-                .collect::<Vec<_>>()
-                .join("\n<hr>\n"),
+                .map(str::to_owned)
+                .collect(),
         )
     } else if plain_texts.is_empty() {
         Body::Empty
@@ -254,9 +255,9 @@ pub fn parse_message(raw: &[u8]) -> MessageView {
             .content_id()
             .map(|c| c.trim_matches(['<', '>']).to_owned());
         if let (Some(cid), Body::Html(html)) = (&cid, &body)
-            && content_type.starts_with("image/")
             && part.contents().len() <= MAX_INLINE_IMAGE
-            && html.contains(&format!("cid:{cid}"))
+            && super::sanitize::inlinable(&content_type, part.contents())
+            && html.iter().any(|h| h.contains(&format!("cid:{cid}")))
         {
             // Shown in the body: not repeated in the attachment list.
             inline_images.insert(

@@ -22,6 +22,19 @@ impl SafeHtml {
     }
 }
 
+impl SafeHtml {
+    /// Sanitised pieces one after the other, separated by a rule.
+    pub fn joined(parts: Vec<SafeHtml>) -> SafeHtml {
+        SafeHtml(
+            parts
+                .into_iter()
+                .map(|p| p.0)
+                .collect::<Vec<_>>()
+                .join("\n<hr>\n"),
+        )
+    }
+}
+
 impl std::fmt::Display for SafeHtml {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
@@ -35,6 +48,9 @@ pub struct HtmlPolicy {
     pub allow_remote: bool,
     /// `cid:` targets (Content-ID without brackets) → URL to use instead (typically a `data:` URI).
     pub inline_images: HashMap<String, String>,
+    /// Words put before the real host of a link whose text shows another address ("goes to"); no
+    /// flagging when empty.
+    pub link_warning: String,
 }
 
 /// Sanitised HTML, and whether remote content was removed from it.
@@ -266,6 +282,7 @@ pub fn sanitize_html(html: &str, policy: HtmlPolicy) -> Sanitized {
     let flag = had_remote.clone();
     let allow_remote = policy.allow_remote;
     let inline = policy.inline_images;
+    let link_warning = policy.link_warning;
     let clean = ammonia::Builder::default()
         .tags(TAGS.iter().copied().collect())
         .generic_attributes(GENERIC_ATTRIBUTES.iter().copied().collect())
@@ -287,6 +304,11 @@ pub fn sanitize_html(html: &str, policy: HtmlPolicy) -> Sanitized {
         })
         .clean(html)
         .to_string();
+    let clean = if link_warning.is_empty() {
+        clean
+    } else {
+        flag_deceptive_links(&clean, &link_warning)
+    };
     Sanitized {
         html: SafeHtml(clean),
         had_remote: had_remote.load(Ordering::Relaxed),
@@ -356,6 +378,120 @@ fn filter_style(style: &str, _allow_remote: bool, had_remote: &AtomicBool) -> St
         .join(";")
 }
 
+/// After each link whose text looks like an address on another host than the one it goes to (the
+/// classic phishing link), adds a visible note with the real host. Works on the sanitiser's own
+/// output, whose tags and quoting are regular.
+fn flag_deceptive_links(html: &str, label: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(i) = rest.find("<a ") {
+        out.push_str(&rest[..i]);
+        let from_tag = &rest[i..];
+        let Some(end) = start_tag_end(from_tag) else {
+            rest = from_tag;
+            break;
+        };
+        let (tag, after) = from_tag.split_at(end + 1);
+        let Some(close) = after.find("</a>") else {
+            out.push_str(tag);
+            rest = after;
+            continue;
+        };
+        let inner = &after[..close];
+        out.push_str(tag);
+        out.push_str(inner);
+        out.push_str("</a>");
+        if let Some(real) = attribute(tag, "href").and_then(|href| {
+            let text = html_escape::decode_html_entities(&strip_tags(inner)).into_owned();
+            deceptive(&html_escape::decode_html_entities(href), &text)
+        }) {
+            out.push_str("<span class=\"deceptive-link\">\u{26a0} ");
+            out.push_str(&html_escape::encode_text(label));
+            out.push(' ');
+            out.push_str(&html_escape::encode_text(&real));
+            out.push_str("</span>");
+        }
+        rest = &after[close + 4..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Index of the `>` that ends the start tag at the beginning of `s` (quotes respected).
+fn start_tag_end(s: &str) -> Option<usize> {
+    let mut quote = None;
+    for (i, c) in s.char_indices() {
+        match (quote, c) {
+            (None, '"' | '\'') => quote = Some(c),
+            (Some(q), c) if c == q => quote = None,
+            (None, '>') => return Some(i),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The raw value of a double-quoted attribute of a start tag.
+fn attribute<'t>(tag: &'t str, name: &str) -> Option<&'t str> {
+    let key = format!(" {name}=\"");
+    let start = tag.find(&key)? + key.len();
+    let len = tag[start..].find('"')?;
+    Some(&tag[start..start + len])
+}
+
+fn strip_tags(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The host a link really goes to, when its text shows a different one.
+fn deceptive(href: &str, text: &str) -> Option<String> {
+    let target = host_of(href.trim().split_once("://")?.1)?;
+    let text = text.trim();
+    let shown = match text.split_once("://") {
+        Some((_, rest)) => rest,
+        None if looks_like_domain(text) => text,
+        None => return None,
+    };
+    let shown = host_of(shown)?;
+    let same = shown == target || target.ends_with(&format!(".{shown}"));
+    (!same).then_some(target)
+}
+
+/// The lower-cased host of `host[:port][/path...]`, without `user@` or a leading `www.`.
+fn host_of(s: &str) -> Option<String> {
+    let authority = s.split(['/', '?', '#', '\\']).next()?;
+    let host = authority.rsplit('@').next()?;
+    let host = host.split(':').next()?.trim_end_matches('.').to_lowercase();
+    let host = host.strip_prefix("www.").unwrap_or(&host).to_owned();
+    (!host.is_empty()).then_some(host)
+}
+
+/// `example.org`, `www.example.org/path`: a host name with a letter-only top-level label.
+fn looks_like_domain(text: &str) -> bool {
+    if text.chars().any(char::is_whitespace) {
+        return false;
+    }
+    let host = text.split(['/', '?', '#']).next().unwrap_or("");
+    let labels: Vec<&str> = host.split('.').collect();
+    labels.len() >= 2
+        && labels
+            .iter()
+            .all(|l| !l.is_empty() && l.chars().all(|c| c.is_alphanumeric() || c == '-'))
+        && labels
+            .last()
+            .is_some_and(|t| t.len() >= 2 && t.chars().all(char::is_alphabetic))
+}
+
 /// What shows instead of an HTML body that is not rendered as HTML: its plain-text version, or the
 /// text of the HTML itself (bounded), escaped.
 pub fn fallback_text(html: &str, text_alternative: Option<&str>) -> SafeHtml {
@@ -400,17 +536,72 @@ pub fn text_to_html(text: &str) -> SafeHtml {
     SafeHtml(out)
 }
 
-/// A `data:` URI for an inline image.
-pub fn data_uri(content_type: &str, bytes: &[u8]) -> String {
-    // Only plain image types: an SVG could carry script.
-    let ct = match content_type {
-        "image/png" | "image/gif" | "image/jpeg" | "image/webp" => content_type,
-        _ => "application/octet-stream",
-    };
-    format!(
-        "data:{ct};base64,{}",
+/// Largest picture inlined in a body, in pixels: a tiny compressed file can declare a huge image
+/// that the browser would then try to decode.
+pub const MAX_INLINE_PIXELS: u64 = 40_000_000;
+
+/// A `data:` URI for an inline image: only PNG, GIF and JPEG (an SVG could carry script) whose
+/// declared size is reasonable; `None` otherwise (the part stays a downloadable attachment).
+pub fn inline_image_uri(content_type: &str, bytes: &[u8]) -> Option<String> {
+    if !inlinable(content_type, bytes) {
+        return None;
+    }
+    Some(format!(
+        "data:{content_type};base64,{}",
         base64::engine::general_purpose::STANDARD.encode(bytes)
-    )
+    ))
+}
+
+/// True for an image that may be shown inside a body (see [`inline_image_uri`]).
+pub fn inlinable(content_type: &str, bytes: &[u8]) -> bool {
+    matches!(content_type, "image/png" | "image/gif" | "image/jpeg")
+        && image_dimensions(bytes)
+            .is_some_and(|(w, h)| w > 0 && h > 0 && w * h <= MAX_INLINE_PIXELS)
+}
+
+/// Width and height a PNG, GIF or JPEG declares, read from its header.
+fn image_dimensions(b: &[u8]) -> Option<(u64, u64)> {
+    let be32 = |i: usize| -> Option<u64> {
+        Some(u64::from(u32::from_be_bytes(
+            b.get(i..i + 4)?.try_into().ok()?,
+        )))
+    };
+    let be16 = |i: usize| -> Option<u64> {
+        Some(u64::from(u16::from_be_bytes(
+            b.get(i..i + 2)?.try_into().ok()?,
+        )))
+    };
+    if b.starts_with(b"\x89PNG\r\n\x1a\n") && b.get(12..16) == Some(b"IHDR") {
+        return Some((be32(16)?, be32(20)?));
+    }
+    if b.starts_with(b"GIF87a") || b.starts_with(b"GIF89a") {
+        let le16 = |i: usize| {
+            Some(u64::from(u16::from_le_bytes(
+                b.get(i..i + 2)?.try_into().ok()?,
+            )))
+        };
+        return Some((le16(6)?, le16(8)?));
+    }
+    if b.starts_with(&[0xFF, 0xD8]) {
+        // Walk the segments to the first start-of-frame marker.
+        let mut i = 2;
+        while i + 4 <= b.len() {
+            if b[i] != 0xFF {
+                return None;
+            }
+            let marker = b[i + 1];
+            if marker == 0xFF {
+                i += 1;
+                continue;
+            }
+            let len = be16(i + 2)? as usize;
+            if (0xC0..=0xCF).contains(&marker) && !matches!(marker, 0xC4 | 0xC8 | 0xCC) {
+                return Some((be16(i + 7)?, be16(i + 5)?));
+            }
+            i += 2 + len;
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -468,6 +659,7 @@ mod tests {
             HtmlPolicy {
                 allow_remote: false,
                 inline_images: inline,
+                ..HtmlPolicy::default()
             },
         );
         assert!(
@@ -504,6 +696,73 @@ mod tests {
         let s = clean(r#"<a href="https://example.org/">x</a>"#);
         assert!(s.html.as_str().contains(r#"rel="noopener noreferrer""#));
         assert!(s.html.as_str().contains(r#"target="_blank""#));
+    }
+
+    #[test]
+    fn only_reasonable_raster_images_are_inlined() {
+        let png = |w: u32, h: u32| {
+            let mut b = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
+            b.extend_from_slice(&w.to_be_bytes());
+            b.extend_from_slice(&h.to_be_bytes());
+            b.extend_from_slice(&[8, 2, 0, 0, 0]);
+            b
+        };
+        assert!(
+            inline_image_uri("image/png", &png(2, 2))
+                .unwrap()
+                .starts_with("data:image/png;base64,")
+        );
+        assert!(
+            inline_image_uri("image/png", &png(20_000, 20_000)).is_none(),
+            "decompression bomb"
+        );
+        assert!(inline_image_uri("image/svg+xml", b"<svg onload=alert(1)>").is_none());
+        assert!(inline_image_uri("image/png", b"not a png").is_none());
+        let gif = b"GIF89a\x10\x00\x20\x00rest";
+        assert_eq!(image_dimensions(gif), Some((16, 32)));
+        let jpeg = [
+            0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x04, 0x00, 0x00, 0xFF, 0xC0, 0x00, 0x0B, 0x08, 0x01,
+            0x40, 0x02, 0x80, 0x03,
+        ];
+        assert_eq!(image_dimensions(&jpeg), Some((640, 320)));
+    }
+
+    #[test]
+    fn links_showing_another_address_are_flagged() {
+        let flag = |html: &str| {
+            sanitize_html(
+                html,
+                HtmlPolicy {
+                    link_warning: "goes to".into(),
+                    ..HtmlPolicy::default()
+                },
+            )
+            .html
+            .to_string()
+        };
+        let bad = flag(
+            r#"<a href="https://evil.example/login?x=1&amp;y=2">https://www.paypal.com/signin</a>"#,
+        );
+        assert!(
+            bad.contains("\u{26a0} goes to evil.example</span>"),
+            "{bad}"
+        );
+        let bare = flag(r#"<p><a href="http://198.51.100.7/"><b>www.ma-banque.fr</b></a></p>"#);
+        assert!(bare.contains("goes to 198.51.100.7"), "{bare}");
+        let userinfo = flag(r#"<a href="https://bank.example@evil.example/">bank.example</a>"#);
+        assert!(userinfo.contains("goes to evil.example"), "{userinfo}");
+        for fine in [
+            r#"<a href="https://www.example.org/x">www.example.org/x</a>"#,
+            r#"<a href="https://news.example.net/a">example.net</a>"#,
+            r#"<a href="https://t.example/r?u=1">Click here</a>"#,
+            r#"<a href="https://t.example/r">Version 2.0 is out</a>"#,
+            r#"<a href="mailto:a@example.org">example.com</a>"#,
+        ] {
+            assert!(!flag(fine).contains("deceptive-link"), "{fine}");
+        }
+        let label =
+            flag(r#"<a href="https://evil.example/">x.org</a>"#.replace("x.org", "b.org").as_str());
+        assert!(label.contains("deceptive-link"));
     }
 
     #[test]

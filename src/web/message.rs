@@ -134,14 +134,15 @@ async fn message_get(
     let lang = user.lang;
     let mut too_complex = false;
     let (body, remote_blocked) = match &msg.body {
-        Body::Html(html) => match render_html(html, &msg, allow_remote).await {
+        Body::Html(html) => match render_html(html, &msg, allow_remote, lang).await {
             Some(s) => (
                 BodyView::Frame(urls::body(&folder, uid, allow_remote)),
                 s.had_remote,
             ),
             None => {
                 too_complex = true;
-                let text = sanitize::fallback_text(html, msg.text_alternative.as_deref());
+                let text =
+                    sanitize::fallback_text(&html.join("\n"), msg.text_alternative.as_deref());
                 (BodyView::Text(text), false)
             }
         },
@@ -214,31 +215,47 @@ async fn message_get(
 /// How long sanitising one body may take before the page shows its text instead.
 const RENDER_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Sanitises an HTML body off the async threads, within [`RENDER_TIMEOUT`]; `None` when it is too
-/// large or deep to try, or took too long (then the page shows the text version).
-async fn render_html(html: &str, msg: &MessageView, allow_remote: bool) -> Option<Sanitized> {
-    if !sanitize::renderable(html) {
+/// Sanitises an HTML body (each of its parts on its own, so markup cannot span parts) off the
+/// async threads, within [`RENDER_TIMEOUT`]; `None` when it is too large or deep to try, or took too
+/// long (then the page shows the text version).
+async fn render_html(
+    parts: &[String],
+    msg: &MessageView,
+    allow_remote: bool,
+    lang: crate::i18n::Lang,
+) -> Option<Sanitized> {
+    let total: usize = parts.iter().map(String::len).sum();
+    if total > sanitize::MAX_HTML_BYTES || !parts.iter().all(|p| sanitize::renderable(p)) {
         return None;
     }
     let inline_images = msg
         .inline_images
         .iter()
-        .map(|(cid, img)| {
-            (
-                cid.clone(),
-                sanitize::data_uri(&img.content_type, &img.bytes),
-            )
+        .filter_map(|(cid, img)| {
+            sanitize::inline_image_uri(&img.content_type, &img.bytes).map(|u| (cid.clone(), u))
         })
-        .collect();
-    let html = html.to_owned();
+        .collect::<std::collections::HashMap<_, _>>();
+    let parts = parts.to_vec();
+    let link_warning = lang.t("msg-link-goes-to");
     let task = tokio::task::spawn_blocking(move || {
-        sanitize::sanitize_html(
-            &html,
-            HtmlPolicy {
-                allow_remote,
-                inline_images,
-            },
-        )
+        let mut had_remote = false;
+        let mut pieces = Vec::with_capacity(parts.len());
+        for part in &parts {
+            let s = sanitize::sanitize_html(
+                part,
+                HtmlPolicy {
+                    allow_remote,
+                    inline_images: inline_images.clone(),
+                    link_warning: link_warning.clone(),
+                },
+            );
+            had_remote |= s.had_remote;
+            pieces.push(s.html);
+        }
+        Sanitized {
+            html: SafeHtml::joined(pieces),
+            had_remote,
+        }
     });
     match tokio::time::timeout(RENDER_TIMEOUT, task).await {
         Ok(Ok(s)) => Some(s),
@@ -272,9 +289,9 @@ async fn body_get(
     let msg = parse_message(&fetched.raw);
     let allow_remote = q.remote.is_some() || trusted_sender(&state, &user, &msg).await;
     let html = match &msg.body {
-        Body::Html(h) => match render_html(h, &msg, allow_remote).await {
+        Body::Html(h) => match render_html(h, &msg, allow_remote, user.lang).await {
             Some(s) => s.html,
-            None => sanitize::fallback_text(h, msg.text_alternative.as_deref()),
+            None => sanitize::fallback_text(&h.join("\n"), msg.text_alternative.as_deref()),
         },
         Body::Text(t) => sanitize::text_to_html(t),
         Body::Empty => SafeHtml::default(),
