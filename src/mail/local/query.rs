@@ -55,6 +55,9 @@ type Stamp = (Option<SystemTime>, Option<SystemTime>);
 struct Listing {
     stamp: Stamp,
     messages: Arc<Vec<LocalMessage>>,
+    /// Brought up to date by Courrier's own last change (a flag), from a listing that was itself
+    /// trusted: valid while the stamp is unchanged, however recent.
+    exact: bool,
 }
 
 /// A directory modified less than this long ago is read again rather than trusted: file systems
@@ -143,6 +146,11 @@ fn key_of(m: &LocalMessage) -> String {
         .unwrap_or_default()
 }
 
+/// True for a modification time old enough to be trusted (see [`SETTLE`]).
+fn settled(t: Option<SystemTime>) -> bool {
+    t.is_some_and(|t| t.elapsed().is_ok_and(|age| age >= SETTLE))
+}
+
 fn clamp_page(total: u32, page: u32, page_size: u32) -> (u32, u32) {
     let page_size = page_size.max(1);
     let pages = total.div_ceil(page_size).max(1);
@@ -210,10 +218,11 @@ impl LocalMailbox {
         let stamp = self.stamp(folder).await;
         let settled =
             |t: Option<SystemTime>| t.is_some_and(|t| t.elapsed().is_ok_and(|age| age >= SETTLE));
-        if settled(stamp.0) && settled(stamp.1) {
+        {
             let listings = self.listings.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(l) = listings.get(folder)
                 && l.stamp == stamp
+                && (l.exact || (settled(stamp.0) && settled(stamp.1)))
             {
                 return Ok(l.messages.clone());
             }
@@ -227,6 +236,7 @@ impl LocalMailbox {
                 Listing {
                     stamp,
                     messages: messages.clone(),
+                    exact: false,
                 },
             );
         Ok(messages)
@@ -237,6 +247,38 @@ impl LocalMailbox {
         msgs.binary_search_by_key(&uid, |m| m.uid)
             .map(|i| msgs[i].clone())
             .map_err(|_| MailError::MessageNotFound)
+    }
+
+    /// Changes a message's flags (a rename) and keeps the folder's listing in step, so that opening
+    /// a message does not cost the next page a new reading of the folder.
+    async fn set_flags(
+        &self,
+        folder: &FolderName,
+        m: &LocalMessage,
+        flags: Flags,
+    ) -> Result<(), MailError> {
+        let before = self.stamp(folder).await;
+        let path = self.store.set_flags(m, flags).await.map_err(io)?;
+        let after = self.stamp(folder).await;
+        let mut listings = self.listings.lock().unwrap_or_else(|e| e.into_inner());
+        let trusted = listings.get(folder).is_some_and(|l| {
+            l.stamp == before && (l.exact || (settled(before.0) && settled(before.1)))
+        });
+        if !trusted {
+            listings.remove(folder);
+            return Ok(());
+        }
+        if let Some(l) = listings.get_mut(folder) {
+            let mut v = (*l.messages).clone();
+            if let Ok(i) = v.binary_search_by_key(&m.uid, |x| x.uid) {
+                v[i].path = path;
+                v[i].flags = flags;
+            }
+            l.messages = Arc::new(v);
+            l.stamp = after;
+            l.exact = true;
+        }
+        Ok(())
     }
 
     /// Folders and (no) quota: a local store has no provider quota.
@@ -441,7 +483,7 @@ impl LocalMailbox {
         let mut flags = m.flags;
         if mark_seen && !flags.seen {
             flags.seen = true;
-            self.store.set_flags(&m, flags).await.map_err(io)?;
+            self.set_flags(folder, &m, flags).await?;
         }
         Ok(FetchedMessage {
             uid,
@@ -544,7 +586,7 @@ impl LocalMailbox {
         if change(Flags::default()).is_some() {
             for m in &msgs {
                 if let Some(n) = change(m.flags).filter(|n| *n != m.flags) {
-                    self.store.set_flags(m, n).await.map_err(io)?;
+                    self.set_flags(folder, m, n).await?;
                 }
             }
             return Ok((Applied::Done, vec![]));
@@ -670,7 +712,7 @@ impl LocalMailbox {
             _ => return Ok(()),
         }
         if f != m.flags {
-            self.store.set_flags(&m, f).await.map_err(io)?;
+            self.set_flags(folder, &m, f).await?;
         }
         Ok(())
     }
@@ -888,7 +930,18 @@ mod tests {
             3,
             "served from the cache"
         );
-        // Any real change moves the stamp, and the folder is read again.
+        // Opening a message renames it: the listing follows without a new reading.
+        let opened = mb.fetch_message(&inbox, Uid(2), true).await.unwrap();
+        assert!(opened.flags.seen);
+        let after = mb.messages(&inbox).await.unwrap();
+        assert_eq!(after.len(), 3, "still the kept listing");
+        assert!(
+            after[1].flags.seen && after[1].path.exists(),
+            "{:?}",
+            after[1]
+        );
+        assert!(mb.fetch_raw(&inbox, Uid(2)).await.is_ok());
+        // Any other change moves the stamp, and the folder is read again.
         mb.store
             .deliver(&inbox, "z", b"Subject: y\r\n\r\n")
             .await
