@@ -233,12 +233,27 @@ pub fn parse_message(raw: &[u8]) -> MessageView {
     } else {
         Body::Text(plain_texts.join("\n\n"))
     };
-    let body_ids: Vec<u32> = msg
+    // A multipart without a boundary cannot be split: its content is shown as text, as desktop
+    // clients do, rather than offered as a nameless attachment.
+    let unsplit = msg
+        .parts
+        .first()
+        .filter(|p| !p.is_multipart() && content_type_of(p).starts_with("multipart/"));
+    let body = match (body, unsplit) {
+        (Body::Empty, Some(root)) => {
+            Body::Text(String::from_utf8_lossy(root.contents()).into_owned())
+        }
+        (body, _) => body,
+    };
+    let mut body_ids: Vec<u32> = msg
         .html_body
         .iter()
         .chain(msg.text_body.iter())
         .copied()
         .collect();
+    if unsplit.is_some() {
+        body_ids.push(0);
+    }
 
     let mut attachments = Vec::new();
     let mut inline_images = HashMap::new();

@@ -339,7 +339,15 @@ fn filter_attribute<'u>(
                     .or_else(|| inline.get(cid))
                     .map(|u| Cow::Owned(u.clone()));
             }
-            if lower.starts_with("data:image/") && !lower.starts_with("data:image/svg") {
+            // Raster images only, named exactly (`data:image/ svg+xml` is not an SVG to this test,
+            // but it is no picture either).
+            let raster = ["png", "jpeg", "jpg", "gif", "webp"].iter().any(|t| {
+                lower
+                    .strip_prefix("data:image/")
+                    .and_then(|r| r.strip_prefix(t))
+                    .is_some_and(|r| r.starts_with(';') || r.starts_with(','))
+            });
+            if raster {
                 return Some(Cow::Borrowed(value));
             }
             if lower.starts_with("http://") || lower.starts_with("https://") {
@@ -357,6 +365,8 @@ fn filter_attribute<'u>(
 
 /// Drops declarations that could load something or escape the message's box, whatever their property.
 fn filter_style(style: &str, _allow_remote: bool, had_remote: &AtomicBool) -> String {
+    // Comments first: `ex/**/pression(` must be seen as what a CSS parser would read.
+    let style = strip_css_comments(style);
     style
         .split(';')
         .filter(|decl| {
@@ -505,6 +515,21 @@ pub fn fallback_text(html: &str, text_alternative: Option<&str>) -> SafeHtml {
             text_to_html(&mail_parser::decoders::html::html_to_text(&html[..end]))
         }
     }
+}
+
+/// The CSS without its `/* ... */` comments (an unclosed one runs to the end).
+fn strip_css_comments(css: &str) -> String {
+    let mut out = String::with_capacity(css.len());
+    let mut rest = css;
+    while let Some(start) = rest.find("/*") {
+        out.push_str(&rest[..start]);
+        match rest[start + 2..].find("*/") {
+            Some(end) => rest = &rest[start + 2 + end + 2..],
+            None => rest = "",
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Escapes plain text and turns URLs and addresses into links.
@@ -696,6 +721,27 @@ mod tests {
         let s = clean(r#"<a href="https://example.org/">x</a>"#);
         assert!(s.html.as_str().contains(r#"rel="noopener noreferrer""#));
         assert!(s.html.as_str().contains(r#"target="_blank""#));
+    }
+
+    #[test]
+    fn comments_do_not_hide_css_keywords_and_data_images_are_named_exactly() {
+        let s = clean(
+            r#"<p style="width:ex/**/pression(alert(1));color:red">a</p><p style="height:exp/*!*/ression(x)">b</p>"#,
+        );
+        assert!(!s.html.as_str().contains("pression"), "{}", s.html);
+        assert!(s.html.as_str().contains("color:red"), "{}", s.html);
+        for bad in [
+            "data:image/bmp;base64,Qk0=",
+            "data:image/x-icon,AAAA",
+            "data:image/ svg+xml,<svg onload=alert(1)>",
+            "data:image/svg+xml;base64,PHN2Zz4=",
+            "data:image/pngx;base64,AAAA",
+        ] {
+            let out = clean(&format!(r#"<img src="{bad}">"#));
+            assert!(!out.html.as_str().contains("data:"), "{bad}: {}", out.html);
+        }
+        let ok = clean(r#"<img src="data:image/png;base64,iVBORw0KGgo=">"#);
+        assert!(ok.html.as_str().contains("data:image/png;base64,"));
     }
 
     #[test]
