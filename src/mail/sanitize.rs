@@ -309,6 +309,7 @@ pub fn sanitize_html(html: &str, policy: HtmlPolicy) -> Sanitized {
     } else {
         flag_deceptive_links(&clean, &link_warning)
     };
+    let clean = break_long_words(&clean);
     Sanitized {
         html: SafeHtml(clean),
         had_remote: had_remote.load(Ordering::Relaxed),
@@ -532,6 +533,51 @@ fn strip_css_comments(css: &str) -> String {
     out
 }
 
+/// Longest run of text without a break opportunity left as it is.
+const MAX_WORD: usize = 200;
+
+/// Adds an invisible `<wbr>` break opportunity every [`MAX_WORD`] characters of a word longer than
+/// that, in text only (tags, attribute values and entities are left whole). Browsers lay out one
+/// enormous word in time that grows with the square of its length (a 1 MB word takes Chromium over a
+/// minute), so a message made of one could freeze the reader's tab.
+fn break_long_words(html: &str) -> String {
+    let mut out = String::with_capacity(html.len() + html.len() / 100);
+    let (mut in_tag, mut in_quote, mut in_entity) = (false, false, false);
+    let mut run = 0usize;
+    for c in html.chars() {
+        if in_tag {
+            match c {
+                '"' => in_quote = !in_quote,
+                '>' if !in_quote => in_tag = false,
+                _ => {}
+            }
+            out.push(c);
+            continue;
+        }
+        match c {
+            '<' => {
+                in_tag = true;
+                in_quote = false;
+                run = 0;
+            }
+            '&' => {
+                in_entity = true;
+                run += 1;
+            }
+            ';' if in_entity => in_entity = false,
+            c if c.is_whitespace() => run = 0,
+            _ if in_entity => {}
+            _ => run += 1,
+        }
+        if run > MAX_WORD && !in_entity && c != '<' {
+            out.push_str("<wbr>");
+            run = 1;
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// Escapes plain text and turns URLs and addresses into links.
 pub fn text_to_html(text: &str) -> SafeHtml {
     let mut out = String::with_capacity(text.len() + text.len() / 8);
@@ -558,7 +604,7 @@ pub fn text_to_html(text: &str) -> SafeHtml {
             _ => out.push_str(&html_escape::encode_text(s)),
         }
     }
-    SafeHtml(out)
+    SafeHtml(break_long_words(&out))
 }
 
 /// Largest picture inlined in a body, in pixels: a tiny compressed file can declare a huge image
@@ -742,6 +788,36 @@ mod tests {
         }
         let ok = clean(r#"<img src="data:image/png;base64,iVBORw0KGgo=">"#);
         assert!(ok.html.as_str().contains("data:image/png;base64,"));
+    }
+
+    #[test]
+    fn enormous_words_get_break_opportunities_and_nothing_else_changes() {
+        let word = "A".repeat(1000);
+        let html = clean(&format!(
+            "<p title=\"{}\">{word}</p><p>a &amp; b</p>",
+            "B".repeat(500)
+        ));
+        let out = html.html.as_str();
+        assert_eq!(out.matches("<wbr>").count(), 4, "{}", &out[..300]);
+        assert!(
+            out.contains(&format!("title=\"{}\"", "B".repeat(500))),
+            "attributes untouched"
+        );
+        assert_eq!(
+            out.replace("<wbr>", "").matches('A').count(),
+            1000,
+            "no text lost"
+        );
+        let amp = format!("{}&amp;{}", "x".repeat(199), "y".repeat(10));
+        let broken = break_long_words(&amp);
+        assert!(
+            !broken.contains("&am<wbr>") && broken.contains("&amp;"),
+            "{broken}"
+        );
+        let text = text_to_html(&"Z".repeat(450));
+        assert_eq!(text.as_str().matches("<wbr>").count(), 2);
+        let short = "<p>un texte ordinaire, avec des mots courts</p>";
+        assert_eq!(break_long_words(short), short);
     }
 
     #[test]

@@ -56,6 +56,10 @@
   // already shows: it updates counts and reloads the list only if the count differs.
   var heard = {};
   var source = new EventSource("/events?folder=" + encodeURIComponent(folder));
+  // Closed as the page goes away: a stream left open while the page sits in the browser's
+  // back/forward cache holds one of the few connections a browser allows per site, and after a few
+  // messages opened in a row the next page would wait for one.
+  window.addEventListener("pagehide", function () { source.close(); });
   source.addEventListener("mail", function (e) {
     var ev;
     try { ev = JSON.parse(e.data); } catch (err) { return; }

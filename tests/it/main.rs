@@ -9,6 +9,8 @@ mod browser;
 mod compose;
 mod faults;
 mod folders;
+mod hostile;
+mod hostile_browser;
 mod live;
 mod login;
 mod mailbox;

@@ -13,6 +13,11 @@ pub struct Browser {
 
 impl Browser {
     pub async fn start() -> Browser {
+        Self::start_with(&[]).await
+    }
+
+    /// A browser started with extra Chromium switches (a proxy, say).
+    pub async fn start_with(extra: &[String]) -> Browser {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -37,6 +42,9 @@ impl Browser {
             "--no-first-run",
             "--window-size=1200,900",
         ] {
+            caps.add_arg(arg).unwrap();
+        }
+        for arg in extra {
             caps.add_arg(arg).unwrap();
         }
         let url = format!("http://127.0.0.1:{port}");

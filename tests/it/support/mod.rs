@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod browser;
+pub mod hostile_check;
 pub mod imap_probe;
 pub mod mailstack;
 pub mod proxy;

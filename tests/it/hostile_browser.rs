@@ -1,0 +1,159 @@
+//! The hostile corpus (`tests/fixtures/hostile/`) opened in a real browser (Debian's headless
+//! Chromium): no script runs — no alert, no title changed by a script — and, with remote content
+//! not allowed, not a single request leaves for another origin. Chromium sends everything that is not
+//! loopback through a proxy that only records what was asked of it.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+use crate::support::browser::Browser;
+use crate::support::imap_probe::Probe;
+use crate::support::{TestApp, new_account};
+
+/// A proxy that answers every request with an error and remembers its first line.
+struct RecordingProxy {
+    port: u16,
+    seen: Arc<Mutex<Vec<String>>>,
+}
+
+impl RecordingProxy {
+    async fn start() -> RecordingProxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let log = log.clone();
+                tokio::spawn(async move {
+                    let mut stream = BufReader::new(stream);
+                    let mut line = String::new();
+                    if stream.read_line(&mut line).await.is_ok() && !line.trim().is_empty() {
+                        log.lock().unwrap().push(line.trim().to_owned());
+                    }
+                    let _ = stream
+                        .get_mut()
+                        .write_all(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                        .await;
+                });
+            }
+        });
+        RecordingProxy { port, seen }
+    }
+}
+
+/// Requests Chromium makes for itself (autofill, sign-in, model downloads), whatever the page.
+fn browser_own(request_line: &str) -> bool {
+    let host = request_line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("")
+        .trim_start_matches("http://")
+        .trim_start_matches("https://")
+        .split(['/', ':'])
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    ["google.com", "googleapis.com", "gstatic.com", "gvt1.com"]
+        .iter()
+        .any(|d| host == *d || host.ends_with(&format!(".{d}")))
+        && !request_line.to_ascii_lowercase().contains("attacker")
+}
+
+fn corpus() -> Vec<(String, Vec<u8>)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hostile");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+        .into_iter()
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn hostile_messages_run_no_script_and_reach_no_other_origin() {
+    let messages = corpus();
+    assert!(
+        messages.len() >= 60,
+        "the hostile corpus: {} files",
+        messages.len()
+    );
+    let app = TestApp::start().await;
+    let acct = new_account("hostile-browser");
+    let mut probe = Probe::connect(&acct).await;
+    for (_, raw) in &messages {
+        probe.append("INBOX", "", raw).await;
+    }
+    let proxy = RecordingProxy::start().await;
+    let browser = Browser::start_with(&[
+        // Loopback (Courrier itself) always goes direct; everything else reaches the proxy.
+        format!("--proxy-server=http://127.0.0.1:{}", proxy.port),
+    ])
+    .await;
+    browser
+        .login(&app.base, &acct.address, &acct.password)
+        .await;
+    let driver = &browser.driver;
+    let mut problems = Vec::new();
+    for remote in [false, true] {
+        for (i, (name, _)) in messages.iter().enumerate() {
+            let before = proxy.seen.lock().unwrap().len();
+            let url = format!(
+                "{}/mail/INBOX/{}{}",
+                app.base,
+                i + 1,
+                if remote { "?remote=1" } else { "" }
+            );
+            if let Err(e) = driver.goto(&url).await {
+                panic!("{name}: the page did not load: {e}");
+            }
+            // Time for the body frame and anything it would load or run.
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            if let Ok(text) = driver.get_alert_text().await {
+                problems.push(format!("{name} (remote {remote}): alert {text:?}"));
+                let _ = driver.dismiss_alert().await;
+            }
+            // The title is the subject (which may well contain script text, shown as text) followed
+            // by the product name; a script setting it replaces the whole.
+            let title = driver.title().await.unwrap_or_default();
+            if title.starts_with("XSS") || !title.ends_with("Courrier") {
+                problems.push(format!("{name} (remote {remote}): title set to {title:?}"));
+            }
+            let seen: Vec<String> = proxy.seen.lock().unwrap()[before..]
+                .iter()
+                .filter(|l| !browser_own(l))
+                .cloned()
+                .collect();
+            if !remote && !seen.is_empty() {
+                problems.push(format!("{name}: requests left the page: {seen:?}"));
+            }
+        }
+    }
+    // The proxy works: a page on another origin does reach it.
+    let before = proxy.seen.lock().unwrap().len();
+    let _ = driver.goto("http://probe.attacker.invalid/").await;
+    let mut reached = false;
+    for _ in 0..20 {
+        if proxy.seen.lock().unwrap().len() > before {
+            reached = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    browser.quit().await;
+    assert!(reached, "the recording proxy sees what Chromium sends");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
