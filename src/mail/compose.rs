@@ -275,7 +275,12 @@ pub fn clean_filename(name: &str) -> String {
         .chars()
         .filter(|c| !c.is_control() && *c != '"')
         .collect();
-    let s = s.trim().trim_start_matches('.').trim().to_owned();
+    // Leading dots and spaces go, however they alternate (". ." must not become "."), so that no
+    // name is hidden or a directory.
+    let s = s
+        .trim_start_matches(|c: char| c == '.' || c.is_whitespace())
+        .trim_end()
+        .to_owned();
     if s.is_empty() { "attachment".into() } else { s }
 }
 

@@ -174,6 +174,11 @@ impl fmt::Display for Uid {
 pub struct Section(Vec<u32>);
 
 impl Section {
+    /// Deepest part number accepted (and given to a part).
+    pub const MAX_DEPTH: usize = 32;
+}
+
+impl Section {
     /// Parses `2.1`-style paths; every number is at least 1.
     pub fn parse(s: &str) -> Option<Self> {
         let parts: Option<Vec<u32>> = s
@@ -181,7 +186,7 @@ impl Section {
             .map(|p| p.parse::<u32>().ok().filter(|n| *n > 0))
             .collect();
         parts
-            .filter(|p| !p.is_empty() && p.len() <= 32)
+            .filter(|p| !p.is_empty() && p.len() <= Section::MAX_DEPTH)
             .map(Section)
     }
 

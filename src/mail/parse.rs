@@ -94,8 +94,22 @@ pub struct ComposeSource {
     pub attachments: Vec<(String, String, Vec<u8>)>,
 }
 
-/// Parses a message for composing from it.
+/// [`parse_message`] plus what a reply or forward needs (guarded the same way).
 pub fn parse_for_compose(raw: &[u8]) -> ComposeSource {
+    std::panic::catch_unwind(|| parse_for_compose_unguarded(raw)).unwrap_or_else(|_| {
+        ComposeSource {
+            view: raw_view(raw),
+            text: String::from_utf8_lossy(raw).into_owned(),
+            bcc: vec![],
+            references: vec![],
+            in_reply_to: vec![],
+            attachments: vec![],
+        }
+    })
+}
+
+/// Parses a message for composing from it.
+fn parse_for_compose_unguarded(raw: &[u8]) -> ComposeSource {
     let view = parse_message(raw);
     let Some(msg) = MessageParser::default().parse(raw) else {
         let text = match &view.body {
@@ -183,23 +197,34 @@ pub fn thread_headers(raw: &[u8]) -> (Option<String>, Vec<String>, Option<i64>) 
     )
 }
 
-/// Parses a whole message.
+/// A message that could not be parsed, shown as its raw text.
+fn raw_view(raw: &[u8]) -> MessageView {
+    MessageView {
+        subject: String::new(),
+        from: vec![],
+        to: vec![],
+        cc: vec![],
+        reply_to: vec![],
+        date: None,
+        message_id: None,
+        body: Body::Text(String::from_utf8_lossy(raw).into_owned()),
+        text_alternative: None,
+        attachments: vec![],
+        inline_images: HashMap::new(),
+        malformed: true,
+    }
+}
+
+/// Parses a whole message. mail-parser is trusted not to fail, but a panic inside it (it has debug
+/// assertions that malformed input can reach) still only makes the message show as damaged raw text.
 pub fn parse_message(raw: &[u8]) -> MessageView {
+    std::panic::catch_unwind(|| parse_message_unguarded(raw)).unwrap_or_else(|_| raw_view(raw))
+}
+
+/// Parses a whole message.
+fn parse_message_unguarded(raw: &[u8]) -> MessageView {
     let Some(msg) = MessageParser::default().parse(raw) else {
-        return MessageView {
-            subject: String::new(),
-            from: vec![],
-            to: vec![],
-            cc: vec![],
-            reply_to: vec![],
-            date: None,
-            message_id: None,
-            body: Body::Text(String::from_utf8_lossy(raw).into_owned()),
-            text_alternative: None,
-            attachments: vec![],
-            inline_images: HashMap::new(),
-            malformed: true,
-        };
+        return raw_view(raw);
     };
 
     let sections = section_map(&msg);
@@ -384,9 +409,15 @@ pub fn decode_part(mime_headers: &[u8], encoded_body: &[u8]) -> PartContent {
     }
 }
 
+/// One part of a stored message by its IMAP section (see [`part_of_unguarded`]); `None` also when
+/// the parser panics on it.
+pub fn part_of(raw: &[u8], section: &Section) -> Option<PartContent> {
+    std::panic::catch_unwind(|| part_of_unguarded(raw, section)).unwrap_or(None)
+}
+
 /// One part of a whole message, by its IMAP section number, decoded as [`decode_part`] does (for a
 /// local store, where the message is on disk rather than on a server that extracts parts).
-pub fn part_of(raw: &[u8], section: &Section) -> Option<PartContent> {
+fn part_of_unguarded(raw: &[u8], section: &Section) -> Option<PartContent> {
     let msg = MessageParser::default().parse(raw)?;
     let id = section_map(&msg)
         .into_iter()
@@ -400,9 +431,18 @@ pub fn part_of(raw: &[u8], section: &Section) -> Option<PartContent> {
     Some(decode_part(header, body))
 }
 
+/// True when every word occurs in the message (see [`text_contains_all_unguarded`]); a message the
+/// parser panics on is searched as raw text.
+pub fn text_contains_all(raw: &[u8], words: &[String]) -> bool {
+    std::panic::catch_unwind(|| text_contains_all_unguarded(raw, words)).unwrap_or_else(|_| {
+        let text = String::from_utf8_lossy(raw).to_lowercase();
+        words.iter().all(|w| text.contains(w.as_str()))
+    })
+}
+
 /// True when every word occurs (case-insensitively) in the message's decoded headers or text, as an
 /// IMAP `TEXT` search would find it.
-pub fn text_contains_all(raw: &[u8], words: &[String]) -> bool {
+fn text_contains_all_unguarded(raw: &[u8], words: &[String]) -> bool {
     if words.is_empty() {
         return true;
     }
@@ -533,7 +573,10 @@ fn walk(
     for (i, id) in children.iter().enumerate() {
         prefix.push(i as u32 + 1);
         map.insert(*id, Section::from_parts(prefix.clone()));
-        if let Some(PartType::Multipart(grand)) = msg.parts.get(*id as usize).map(|p| &p.body) {
+        // Deeper parts get no number (a request could not name them): they are not offered.
+        if let Some(PartType::Multipart(grand)) = msg.parts.get(*id as usize).map(|p| &p.body)
+            && prefix.len() < Section::MAX_DEPTH
+        {
             walk(msg, grand, prefix, map);
         }
         prefix.pop();

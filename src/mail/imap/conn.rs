@@ -137,9 +137,7 @@ impl Conn {
             .await
             .map_err(|e| MailError::ConnectionLost(e.to_string()))?;
         loop {
-            let resp = self
-                .session
-                .read_response()
+            let resp = guarded(self.session.read_response())
                 .await
                 .map_err(|e| MailError::ConnectionLost(e.to_string()))?
                 .ok_or_else(|| MailError::ConnectionLost("server closed the connection".into()))?;
@@ -289,7 +287,7 @@ impl Conn {
             .run_command("IDLE")
             .await
             .map_err(|e| lost(&e))?;
-        let first = tokio::time::timeout(self.timeout, self.session.read_response())
+        let first = tokio::time::timeout(self.timeout, guarded(self.session.read_response()))
             .await
             .map_err(|_| MailError::Timeout)?
             .map_err(|e| lost(&e))?
@@ -305,7 +303,7 @@ impl Conn {
         let mut changed = false;
         let deadline = tokio::time::Instant::now() + wait;
         loop {
-            match tokio::time::timeout_at(deadline, self.session.read_response()).await {
+            match tokio::time::timeout_at(deadline, guarded(self.session.read_response())).await {
                 Err(_) => break,
                 Ok(Err(e)) => return Err(lost(&e)),
                 Ok(Ok(None)) => return Err(MailError::ConnectionLost("closed during IDLE".into())),
@@ -336,7 +334,7 @@ impl Conn {
             .await
             .map_err(|e| lost(&e))?;
         loop {
-            let r = tokio::time::timeout(self.timeout, self.session.read_response())
+            let r = tokio::time::timeout(self.timeout, guarded(self.session.read_response()))
                 .await
                 .map_err(|_| MailError::Timeout)?
                 .map_err(|e| lost(&e))?
@@ -393,4 +391,17 @@ impl Conn {
         }
         (messages, unseen)
     }
+}
+
+/// Awaits a read from the server. A panic inside the response parser (imap-proto 0.17 panics on some
+/// malformed answers, such as a non-ASCII byte right after a response code) becomes an I/O error, so
+/// the connection is given up like any other broken one instead of taking its task down.
+pub(crate) async fn guarded<T>(
+    read: impl Future<Output = std::io::Result<T>>,
+) -> std::io::Result<T> {
+    use futures::FutureExt;
+    std::panic::AssertUnwindSafe(read)
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|_| Err(std::io::Error::other("unparsable response from the server")))
 }

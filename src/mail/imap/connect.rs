@@ -30,8 +30,26 @@ impl async_imap::Authenticator for PlainAuth<'_> {
     }
 }
 
-/// Connects and logs in. `command_timeout` bounds each later command on the connection.
+/// Connects and logs in. `command_timeout` bounds each later command on the connection. A panic in
+/// the response parser while logging in (see [`super::conn::guarded`]) is a lost connection.
 pub async fn connect(
+    server: &Server,
+    tls: &TlsSettings,
+    creds: &Credentials,
+    command_timeout: Duration,
+) -> Result<Conn, MailError> {
+    use futures::FutureExt;
+    std::panic::AssertUnwindSafe(connect_unguarded(server, tls, creds, command_timeout))
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|_| {
+            Err(MailError::ConnectionLost(
+                "unparsable response from the server".into(),
+            ))
+        })
+}
+
+async fn connect_unguarded(
     server: &Server,
     tls: &TlsSettings,
     creds: &Credentials,

@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use base64::Engine;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 
 use crate::mail::MailError;
 use crate::mail::account::{Credentials, Security, Server, TlsSettings};
@@ -19,14 +19,20 @@ use crate::mail::net::{self, MailStream};
 /// Largest multi-line answer accepted (a message fetched with RETR).
 pub const MAX_MULTILINE: usize = 64 * 1024 * 1024;
 
-/// An authenticated POP3 session (the maildrop is locked by the server while it lasts).
-pub struct Pop3 {
-    stream: BufReader<MailStream>,
+/// Longest one-line answer accepted (RFC 2449 section 4 allows 512 octets; servers' greetings and
+/// errors stay far below this).
+pub const MAX_LINE: usize = 64 * 1024;
+
+/// An authenticated POP3 session (the maildrop is locked by the server while it lasts). The stream
+/// is a [`MailStream`] from [`connect`]; the parameter exists so that tests and fuzzing can run the
+/// protocol over an in-memory stream (see [`over_stream`]).
+pub struct Pop3<S = MailStream> {
+    stream: BufReader<S>,
     timeout: Duration,
     caps: HashSet<String>,
 }
 
-impl std::fmt::Debug for Pop3 {
+impl<S> std::fmt::Debug for Pop3<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Pop3").field("caps", &self.caps).finish()
     }
@@ -75,6 +81,27 @@ pub async fn connect(
     Ok(p)
 }
 
+/// Runs the greeting, CAPA and the login over a stream that is already connected (and secured, or
+/// deliberately plain), as [`connect`] does after dialing. Courrier itself always goes through
+/// [`connect`]; this is the seam that lets tests and the fuzz targets play a scripted server without
+/// a socket.
+#[doc(hidden)]
+pub async fn over_stream<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    creds: &Credentials,
+    timeout: Duration,
+) -> Result<Pop3<S>, MailError> {
+    let mut p = Pop3 {
+        stream: BufReader::new(stream),
+        timeout,
+        caps: HashSet::new(),
+    };
+    p.expect_ok_line().await?;
+    p.capa().await;
+    p.authenticate(creds).await?;
+    Ok(p)
+}
+
 /// What `-ERR` said, classified: `[IN-USE]` (RFC 2449 response codes) means another session holds the
 /// maildrop lock; `[AUTH]` or any failure during login means wrong credentials.
 fn err_kind(line: &str, during_auth: bool) -> MailError {
@@ -88,7 +115,7 @@ fn err_kind(line: &str, during_auth: bool) -> MailError {
     }
 }
 
-impl Pop3 {
+impl<S: AsyncRead + AsyncWrite + Unpin> Pop3<S> {
     async fn authenticate(&mut self, creds: &Credentials) -> Result<(), MailError> {
         let plain = self.caps.iter().any(|c| {
             c.starts_with("SASL")
@@ -167,7 +194,9 @@ impl Pop3 {
 
     async fn read_line(&mut self) -> Result<String, MailError> {
         let mut buf = Vec::new();
-        let n = tokio::time::timeout(self.timeout, self.stream.read_until(b'\n', &mut buf))
+        // Bounded: a server that never ends its line must not make the client buffer without end.
+        let mut limited = (&mut self.stream).take(MAX_LINE as u64 + 1);
+        let n = tokio::time::timeout(self.timeout, limited.read_until(b'\n', &mut buf))
             .await
             .map_err(|_| MailError::Timeout)?
             .map_err(|e| MailError::ConnectionLost(e.to_string()))?;
@@ -175,6 +204,11 @@ impl Pop3 {
             return Err(MailError::ConnectionLost(
                 "server closed the connection".into(),
             ));
+        }
+        if n > MAX_LINE {
+            return Err(MailError::ConnectionLost(format!(
+                "an answer line longer than {MAX_LINE} bytes"
+            )));
         }
         Ok(String::from_utf8_lossy(&buf).trim_end().to_owned())
     }
@@ -202,7 +236,11 @@ impl Pop3 {
         let mut line = Vec::new();
         loop {
             line.clear();
-            let n = tokio::time::timeout(self.timeout, self.stream.read_until(b'\n', &mut line))
+            // One line may not exceed what is left of the cap (plus a stuffed dot and one byte to
+            // tell "too long" from "exactly full"), however long the server makes it.
+            let left = (MAX_MULTILINE - out.len()) as u64 + 2;
+            let mut limited = (&mut self.stream).take(left);
+            let n = tokio::time::timeout(self.timeout, limited.read_until(b'\n', &mut line))
                 .await
                 .map_err(|_| MailError::Timeout)?
                 .map_err(|e| MailError::ConnectionLost(e.to_string()))?;
@@ -431,6 +469,58 @@ mod tests {
         .await
         .unwrap_err();
         assert!(matches!(e, MailError::AuthFailed), "{e:?}");
+    }
+
+    #[tokio::test]
+    async fn the_client_runs_over_any_stream() {
+        let (client, mut server) = tokio::io::duplex(64 * 1024);
+        server
+            .write_all(
+                b"+OK ready\r\n+OK\r\nUSER\r\n.\r\n+OK\r\n+OK in\r\n+OK 2 320\r\n\
+                  +OK\r\n1 aaa\r\n2 bbb\r\n.\r\n",
+            )
+            .await
+            .unwrap();
+        let mut p = over_stream(
+            client,
+            &Credentials::new("a@b.c", "pw"),
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+        assert_eq!(p.stat().await.unwrap(), (2, 320));
+        assert_eq!(
+            p.uidl().await.unwrap(),
+            vec![(1, "aaa".to_string()), (2, "bbb".to_string())]
+        );
+        drop(p);
+        let mut sent = String::new();
+        server.read_to_string(&mut sent).await.unwrap();
+        assert_eq!(sent, "CAPA\r\nUSER a@b.c\r\nPASS pw\r\nSTAT\r\nUIDL\r\n");
+    }
+
+    /// Found by fuzzing (tests/fixtures/fuzz/pop3_responses/status-line-without-end): a line that
+    /// never ends was read into memory for as long as the server kept sending.
+    #[tokio::test]
+    async fn a_line_without_end_is_given_up_at_the_cap() {
+        let (client, mut server) = tokio::io::duplex(4096);
+        let flood = tokio::spawn(async move {
+            let chunk = [b'x'; 4096];
+            let mut sent = 0;
+            while server.write_all(&chunk).await.is_ok() {
+                sent += chunk.len();
+            }
+            sent
+        });
+        let e = over_stream(
+            client,
+            &Credentials::new("a@b.c", "pw"),
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(e, MailError::ConnectionLost(_)), "{e:?}");
+        assert!(flood.await.unwrap() <= MAX_LINE + 2 * 4096);
     }
 
     #[tokio::test]
