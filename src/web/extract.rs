@@ -195,3 +195,24 @@ impl CurrentUser {
             .flatten()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_ends_a_fixed_time_after_login() {
+        let twelve_hours = std::time::Duration::from_secs(12 * 3600);
+        let login = 1_700_000_000;
+        assert!(!outlived(login, login + 12 * 3600, twelve_hours));
+        assert!(outlived(login, login + 12 * 3600 + 1, twelve_hours));
+        assert!(
+            outlived(0, login, twelve_hours),
+            "a session without a login time is over"
+        );
+        assert!(
+            !outlived(login, login - 5, twelve_hours),
+            "a clock step back is not an end"
+        );
+    }
+}
