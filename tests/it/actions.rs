@@ -3,6 +3,7 @@
 
 use reqwest::StatusCode;
 
+use crate::support::form_token;
 use crate::support::imap_probe::{Probe, simple_message};
 use crate::support::proxy::FaultProxy;
 use crate::support::{Account, TestApp, new_account};
@@ -23,15 +24,9 @@ async fn with_messages(app: &TestApp, tag: &str, n: usize) -> (Account, Probe) {
     (acct, probe)
 }
 
-fn csrf(page: &str) -> String {
-    let key = "name=\"csrf\" value=\"";
-    let s = page.find(key).unwrap() + key.len();
-    page[s..s + page[s..].find('"').unwrap()].to_owned()
-}
-
 async fn act(app: &TestApp, folder_path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
     let page = app.page(folder_path).await;
-    let token = csrf(&page);
+    let token = form_token(&page);
     let mut form: Vec<(&str, &str)> = vec![("csrf", &token)];
     form.extend_from_slice(fields);
     app.post_form(&format!("{folder_path}/actions"), &form, "en")
@@ -147,7 +142,7 @@ async fn deleting_in_trash_and_emptying_ask_first() {
     assert_eq!(probe.uids("Trash").await.len(), 2);
 
     let page = app.page("/mail/Trash").await;
-    let token = csrf(&page);
+    let token = form_token(&page);
     let r = app
         .post_form("/mail/Trash/empty", &[("csrf", &token)], "en")
         .await;

@@ -3,17 +3,12 @@
 use courrier::i18n::Lang;
 use reqwest::StatusCode;
 
+use crate::support::form_token;
 use crate::support::imap_probe::{Probe, mutf7, simple_message};
 use crate::support::{Account, TestApp, new_account};
 
-fn csrf(page: &str) -> String {
-    let key = "name=\"csrf\" value=\"";
-    let s = page.find(key).unwrap() + key.len();
-    page[s..s + page[s..].find('"').unwrap()].to_owned()
-}
-
 async fn post(app: &TestApp, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
-    let token = csrf(&app.page("/folders").await);
+    let token = form_token(&app.page("/folders").await);
     let mut form: Vec<(&str, &str)> = vec![("csrf", &token)];
     form.extend_from_slice(fields);
     app.post_form(path, &form, "en").await

@@ -3,6 +3,7 @@
 
 use reqwest::StatusCode;
 
+use crate::support::form_token;
 use crate::support::mailstack::IMAPS_PORT;
 use crate::support::{TestApp, new_account};
 
@@ -143,12 +144,7 @@ async fn logout_ends_the_session_and_needs_the_form_token() {
     let acct = new_account("logout");
     app.login(&acct).await;
     let page = app.page("/mail/INBOX").await;
-    let token = page
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .expect("logout form carries a token")
-        .to_owned();
+    let token = form_token(&page);
     // Without the token (a cross-site form), nothing happens.
     let r = app.post_form("/logout", &[("csrf", "forged")], "en").await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);

@@ -5,6 +5,7 @@
 use base64::Engine;
 use reqwest::StatusCode;
 
+use crate::support::form_token;
 use crate::support::imap_probe::Probe;
 use crate::support::{Account, TestApp, new_account};
 
@@ -371,12 +372,7 @@ async fn remote_content_can_be_allowed_for_one_sender_for_good() {
         page.contains("Always show for gazette@news.example.net"),
         "{page}"
     );
-    let token = page
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .unwrap()
-        .to_owned();
+    let token = form_token(&page);
     let r = app
         .post_form(
             "/settings/trust-sender",

@@ -145,7 +145,7 @@ async fn login_cookie(app: &TestApp, acct: &crate::support::Account) -> String {
     };
     let page = c.get(format!("{}/login", app.base)).send().await.unwrap();
     let anonymous = cookie_of(&page);
-    let token = crate::support::app::login_token(&page.text().await.unwrap());
+    let token = crate::support::form_token(&page.text().await.unwrap());
     let r = c
         .post(format!("{}/login", app.base))
         .header("cookie", anonymous)

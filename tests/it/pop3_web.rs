@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 
-use crate::compose::{field, open_form, post};
+use crate::compose::{open_form, post};
 use crate::live::Events;
+use crate::support::form_token;
 use crate::support::imap_probe::{Probe, simple_message};
 use crate::support::mailstack::pop3_logins;
 use crate::support::{Account, TestApp, new_account};
@@ -42,11 +43,6 @@ async fn login_pop(app: &TestApp, acct: &Account) {
     let status = r.status();
     let body = r.text().await.unwrap();
     assert_eq!(status, StatusCode::SEE_OTHER, "POP3 login failed: {body}");
-}
-
-/// The page's CSRF token.
-fn csrf(page: &str) -> String {
-    field(page, "csrf")
 }
 
 /// Message files in the account's local Maildir folder (`""` for the inbox, `.Sent` ...).
@@ -214,7 +210,7 @@ async fn folders_moves_search_sort_and_delete_work_on_the_local_store() {
     }
     login_pop(&app, &acct).await;
     let inbox = app.page("/mail/INBOX").await;
-    let token = csrf(&inbox);
+    let token = form_token(&inbox);
 
     // Sorting by subject, A to Z.
     let sorted = app.page("/mail/INBOX?sort=subject&order=asc").await;
@@ -294,7 +290,7 @@ async fn options_keep_copy_off_and_delete_when_deleted_here_act_on_the_server() 
         settings.contains("id=\"pop_keep_copy\" checked"),
         "on by default"
     );
-    let token = csrf(&settings);
+    let token = form_token(&settings);
 
     // Keep a copy, but delete it when deleted here.
     set_options(&app, &token, true, true).await;
@@ -386,7 +382,7 @@ async fn a_mailbox_locked_elsewhere_says_so_and_new_mail_is_pushed_later() {
     let acct = new_account("popweb-lock");
     login_pop(&app, &acct).await;
     let inbox = app.page("/mail/INBOX").await;
-    let token = csrf(&inbox);
+    let token = form_token(&inbox);
 
     // Another program holds the maildrop.
     let tls =
@@ -455,8 +451,8 @@ async fn two_tabs_and_two_browsers_share_one_pop_session() {
     let other = app.other_browser();
     login_pop(&other, &acct).await;
     assert_eq!(pop3_logins(&acct.address), 2, "one download at each login");
-    let t1 = csrf(&app.page("/settings").await);
-    let t2 = csrf(&other.page("/settings").await);
+    let t1 = form_token(&app.page("/settings").await);
+    let t2 = form_token(&other.page("/settings").await);
     for i in 20..40 {
         probe
             .append(

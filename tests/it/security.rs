@@ -5,7 +5,7 @@
 
 use reqwest::{Client, StatusCode, redirect};
 
-use crate::support::app::login_token;
+use crate::support::form_token;
 use crate::support::imap_probe::{Probe, simple_message};
 use crate::support::mailstack::dovecot_logins;
 use crate::support::{TestApp, new_account};
@@ -40,7 +40,7 @@ async fn login_from(app: &TestApp, from: &str, email: &str, password: &str) -> S
         .text()
         .await
         .unwrap();
-    let token = login_token(&page);
+    let token = form_token(&page);
     let r = app
         .client
         .post(format!("{}/login", app.base))
@@ -75,7 +75,7 @@ async fn a_login_without_the_form_token_tries_nothing() {
     assert_eq!(app.get("/mail/INBOX").await.status(), StatusCode::SEE_OTHER);
     // Nor does another browser's token work.
     let other = app.other_browser();
-    let foreign = login_token(&other.page("/login").await);
+    let foreign = form_token(&other.page("/login").await);
     app.page("/login").await;
     let r = app
         .post_form(
@@ -156,7 +156,7 @@ async fn the_session_id_changes_at_login_and_dies_at_logout() {
         .await
         .unwrap();
     let planted = session_cookie(&r).expect("the login page starts a session");
-    let token = login_token(&r.text().await.unwrap());
+    let token = form_token(&r.text().await.unwrap());
     let r = client
         .post(format!("{}/login", app.base))
         .header("cookie", &planted)
@@ -189,15 +189,7 @@ async fn the_session_id_changes_at_login_and_dies_at_logout() {
     assert_eq!(get(planted.clone()).await.status(), StatusCode::SEE_OTHER);
     let page = get(session.clone()).await;
     assert_eq!(page.status(), StatusCode::OK);
-    let csrf = page
-        .text()
-        .await
-        .unwrap()
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .unwrap()
-        .to_owned();
+    let csrf = form_token(&page.text().await.unwrap());
     // Logging out is a POST with the token; afterwards the id opens nothing.
     let r = client
         .get(format!("{}/logout", app.base))
@@ -232,14 +224,7 @@ async fn every_state_changing_request_needs_the_session_token() {
     app.login(&acct).await;
     let other = app.other_browser();
     other.login(&new_account("sec-csrf-other")).await;
-    let foreign = other
-        .page("/mail/INBOX")
-        .await
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .unwrap()
-        .to_owned();
+    let foreign = form_token(&other.page("/mail/INBOX").await);
     let uid = probe.uids("INBOX").await[0].to_string();
     let forms: Vec<(&str, Vec<(&str, &str)>)> = vec![
         (
@@ -312,12 +297,7 @@ async fn what_users_type_cannot_inject_imap_commands() {
         .await;
     app.login(&acct).await;
     let page = app.page("/mail/INBOX").await;
-    let token = page
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .unwrap()
-        .to_owned();
+    let token = form_token(&page);
     for q in [
         "x\r\nA1 DELETE INBOX",
         "\") OR ALL\r\nA2 CREATE Pwned",

@@ -99,7 +99,7 @@ impl TestApp {
     /// Posts the login form as a browser does: the form's token comes from the login page.
     pub async fn post_login(&self, fields: &[(&str, &str)], lang: &str) -> Response {
         let page = self.get_lang("/login", lang).await.text().await.unwrap();
-        let token = login_token(&page);
+        let token = form_token(&page);
         let mut form = fields.to_vec();
         form.push(("csrf", &token));
         self.post_form("/login", &form, lang).await
@@ -128,10 +128,10 @@ impl TestApp {
     }
 }
 
-/// The login form's token in a login page.
-pub fn login_token(page: &str) -> String {
+/// The CSRF token of the first form of a page (the login form's, or a logged-in page's).
+pub fn form_token(page: &str) -> String {
     let key = "name=\"csrf\" value=\"";
-    let start = page.find(key).expect("a login form with its token") + key.len();
+    let start = page.find(key).expect("a form with its token") + key.len();
     let end = start + page[start..].find('"').unwrap();
     page[start..end].to_owned()
 }
