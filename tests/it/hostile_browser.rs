@@ -1,5 +1,5 @@
 //! The hostile corpus (`tests/fixtures/hostile/`) opened in a real browser (Debian's headless
-//! Chromium): no script runs — no alert, no title changed by a script — and, with remote content
+//! Chromium): no script runs — no alert, no console output, no title changed by a script — and, with remote content
 //! not allowed, not a single request leaves for another origin. Chromium sends everything that is not
 //! loopback through a proxy that only records what was asked of it.
 
@@ -62,6 +62,43 @@ fn browser_own(request_line: &str) -> bool {
         && !request_line.to_ascii_lowercase().contains("attacker")
 }
 
+/// A console line that only a script from a message could have produced: the corpus's markers, or
+/// Chromium refusing a dialog to a sandboxed document that did run script.
+fn script_ran(line: &str) -> bool {
+    line.contains("XSS") || line.contains("Ignored call to")
+}
+
+/// A loopback page framing a document the way Courrier frames a body, but with `allow-scripts`:
+/// the script in that frame logs `XSS-CONTROL`, which the console check has to see.
+async fn control_page() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut stream = BufReader::new(stream);
+                let mut line = String::new();
+                if stream.read_line(&mut line).await.is_err() {
+                    return;
+                }
+                let body = if line.starts_with("GET /frame") {
+                    "<!doctype html><p>frame</p><script>console.log('XSS-CONTROL')</script>"
+                } else {
+                    "<!doctype html><title>control</title>\
+                     <iframe sandbox=\"allow-scripts\" src=\"/frame\"></iframe>"
+                };
+                let reply = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\
+                     Connection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.get_mut().write_all(reply.as_bytes()).await;
+            });
+        }
+    });
+    base
+}
+
 fn corpus() -> Vec<(String, Vec<u8>)> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hostile");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
@@ -101,12 +138,29 @@ async fn hostile_messages_run_no_script_and_reach_no_other_origin() {
     let browser = Browser::start_with(&[
         // Loopback (Courrier itself) always goes direct; everything else reaches the proxy.
         format!("--proxy-server=http://127.0.0.1:{}", proxy.port),
+        // chromedriver reads the console of the page's own process only; a sandboxed frame runs in
+        // that process when this isolation is off (the sandbox itself is enforced either way).
+        "--disable-features=IsolateSandboxedIframes".to_owned(),
     ])
     .await;
     browser
         .login(&app.base, &acct.address, &acct.password)
         .await;
     let driver = &browser.driver;
+    // The console check sees a script that runs in a sandboxed frame.
+    driver.goto(control_page().await).await.unwrap();
+    let mut control = Vec::new();
+    for _ in 0..20 {
+        control.extend(browser.console().await);
+        if control.iter().any(|l| script_ran(l)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        control.iter().any(|l| script_ran(l)),
+        "the console of a framed script reaches the test: {control:?}"
+    );
     let mut problems = Vec::new();
     for remote in [false, true] {
         for (i, (name, _)) in messages.iter().enumerate() {
@@ -131,6 +185,11 @@ async fn hostile_messages_run_no_script_and_reach_no_other_origin() {
             let title = driver.title().await.unwrap_or_default();
             if title.starts_with("XSS") || !title.ends_with("Courrier") {
                 problems.push(format!("{name} (remote {remote}): title set to {title:?}"));
+            }
+            for line in browser.console().await {
+                if script_ran(&line) {
+                    problems.push(format!("{name} (remote {remote}): console {line:?}"));
+                }
             }
             let seen: Vec<String> = proxy.seen.lock().unwrap()[before..]
                 .iter()

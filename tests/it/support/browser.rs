@@ -47,6 +47,9 @@ impl Browser {
         for arg in extra {
             caps.add_arg(arg).unwrap();
         }
+        // Console output of every frame, for tests that look for script that ran.
+        caps.set_browser_log_level(thirtyfour::LoggingPrefsLogLevel::All)
+            .unwrap();
         let url = format!("http://127.0.0.1:{port}");
         let mut last = None;
         for _ in 0..50 {
@@ -95,6 +98,17 @@ impl Browser {
             .first()
             .await
             .expect("the inbox after login");
+    }
+
+    /// Console messages and page errors since the last call, as `LEVEL message`.
+    pub async fn console(&self) -> Vec<String> {
+        self.driver
+            .browser_log()
+            .await
+            .expect("the browser log (goog:loggingPrefs)")
+            .into_iter()
+            .map(|e| format!("{} {}", e.level, e.message))
+            .collect()
     }
 
     pub async fn quit(self) {
