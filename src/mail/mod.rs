@@ -16,6 +16,7 @@ pub mod parse;
 pub mod pop3;
 pub mod sanitize;
 pub mod smtp;
+mod stylesheet;
 pub mod thread;
 
 use std::fmt;

@@ -41,6 +41,32 @@ impl std::fmt::Display for SafeHtml {
     }
 }
 
+/// A style sheet that has been through the filter of `stylesheet.rs`: printed unescaped inside a
+/// `<style>` element of the body frame (entities mean nothing there, so it cannot be escaped).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SafeCss(String);
+
+impl SafeCss {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The sheets of several parts, in order.
+    pub fn joined(parts: Vec<SafeCss>) -> SafeCss {
+        SafeCss(parts.into_iter().map(|p| p.0).collect::<Vec<_>>().concat())
+    }
+}
+
+impl std::fmt::Display for SafeCss {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// What the sanitiser may let through for one message.
 #[derive(Clone, Debug, Default)]
 pub struct HtmlPolicy {
@@ -53,10 +79,12 @@ pub struct HtmlPolicy {
     pub link_warning: String,
 }
 
-/// Sanitised HTML, and whether remote content was removed from it.
+/// Sanitised HTML, its filtered style sheets (for the frame's head), and whether remote content was
+/// removed from it.
 #[derive(Clone, Debug)]
 pub struct Sanitized {
     pub html: SafeHtml,
+    pub css: SafeCss,
     pub had_remote: bool,
 }
 
@@ -136,9 +164,11 @@ const GENERIC_ATTRIBUTES: &[&str] = &[
     "cellspacing",
     "color",
     "colspan",
+    "class",
     "dir",
     "face",
     "height",
+    "id",
     "lang",
     "rowspan",
     "size",
@@ -283,6 +313,8 @@ pub fn sanitize_html(html: &str, policy: HtmlPolicy) -> Sanitized {
     let allow_remote = policy.allow_remote;
     let inline = policy.inline_images;
     let link_warning = policy.link_warning;
+    let sheet =
+        super::stylesheet::filter_stylesheet(&super::stylesheet::style_elements(html), &had_remote);
     let clean = ammonia::Builder::default()
         .tags(TAGS.iter().copied().collect())
         .generic_attributes(GENERIC_ATTRIBUTES.iter().copied().collect())
@@ -312,6 +344,7 @@ pub fn sanitize_html(html: &str, policy: HtmlPolicy) -> Sanitized {
     let clean = break_long_words(&clean);
     Sanitized {
         html: SafeHtml(clean),
+        css: SafeCss(sheet),
         had_remote: had_remote.load(Ordering::Relaxed),
     }
 }
@@ -370,23 +403,32 @@ fn filter_style(style: &str, _allow_remote: bool, had_remote: &AtomicBool) -> St
     let style = strip_css_comments(style);
     style
         .split(';')
-        .filter(|decl| {
-            let d = decl.to_ascii_lowercase();
-            let compact: String = d.chars().filter(|c| !c.is_whitespace()).collect();
-            if compact.contains("url(") || compact.contains("image-set(") {
-                had_remote.store(true, Ordering::Relaxed);
-                return false;
-            }
-            !(compact.contains("expression(")
-                || compact.contains('\\')
-                || compact.contains("@import")
-                || compact.contains("javascript:")
-                || compact.contains("behavior")
-                || compact.contains("-moz-binding")
-                || compact.contains("position:"))
-        })
+        .filter(|decl| safe_declaration(decl, had_remote))
         .collect::<Vec<_>>()
         .join(";")
+}
+
+/// One declaration (comments already gone) that cannot load anything, run anything or leave the
+/// message's box. A declaration that would load something sets `had_remote`.
+pub(super) fn safe_declaration(decl: &str, had_remote: &AtomicBool) -> bool {
+    let d = decl.to_ascii_lowercase();
+    let compact: String = d.chars().filter(|c| !c.is_whitespace()).collect();
+    if compact.contains("url(") || compact.contains("image-set(") {
+        had_remote.store(true, Ordering::Relaxed);
+        return false;
+    }
+    !(compact.contains("expression(")
+        || compact.contains('\\')
+        || compact.contains("@import")
+        || compact.contains("javascript:")
+        || compact.contains("behavior")
+        || compact.contains("-moz-binding")
+        || compact.contains("position:"))
+}
+
+/// True for a property kept in styles (see [`STYLE_PROPERTIES`]).
+pub(super) fn allowed_property(name: &str) -> bool {
+    STYLE_PROPERTIES.contains(&name)
 }
 
 /// After each link whose text looks like an address on another host than the one it goes to (the
@@ -416,7 +458,8 @@ fn flag_deceptive_links(html: &str, label: &str) -> String {
             let text = html_escape::decode_html_entities(&strip_tags(inner)).into_owned();
             deceptive(&html_escape::decode_html_entities(href), &text)
         }) {
-            out.push_str("<span class=\"deceptive-link\">\u{26a0} ");
+            // Inline and `!important`: the message's own style sheet must not be able to hide it.
+            out.push_str(WARNING_OPEN);
             out.push_str(&html_escape::encode_text(label));
             out.push(' ');
             out.push_str(&html_escape::encode_text(&real));
@@ -427,6 +470,10 @@ fn flag_deceptive_links(html: &str, label: &str) -> String {
     out.push_str(rest);
     out
 }
+
+const WARNING_OPEN: &str = "<span class=\"deceptive-link\" style=\"display:inline-block !important;\
+     visibility:visible !important;margin:0 0 0 4px !important;padding:0 4px !important;\
+     font-size:12px !important;color:#8a1c1c !important;background:#fdecea !important\">\u{26a0} ";
 
 /// Index of the `>` that ends the start tag at the beginning of `s` (quotes respected).
 fn start_tag_end(s: &str) -> Option<usize> {
@@ -519,7 +566,7 @@ pub fn fallback_text(html: &str, text_alternative: Option<&str>) -> SafeHtml {
 }
 
 /// The CSS without its `/* ... */` comments (an unclosed one runs to the end).
-fn strip_css_comments(css: &str) -> String {
+pub(super) fn strip_css_comments(css: &str) -> String {
     let mut out = String::with_capacity(css.len());
     let mut rest = css;
     while let Some(start) = rest.find("/*") {

@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::mail::parse::{Addr, Body, MessageView, parse_message};
-use crate::mail::sanitize::{self, HtmlPolicy, SafeHtml, Sanitized};
+use crate::mail::sanitize::{self, HtmlPolicy, SafeCss, SafeHtml, Sanitized};
 use crate::mail::{FolderName, Section, Uid};
 use crate::web::error::WebError;
 use crate::web::extract::CurrentUser;
@@ -90,6 +90,7 @@ struct MessagePage {
 #[template(path = "message_body.html")]
 struct BodyFrame {
     html: SafeHtml,
+    css: SafeCss,
 }
 
 #[derive(Deserialize)]
@@ -240,6 +241,7 @@ async fn render_html(
     let task = tokio::task::spawn_blocking(move || {
         let mut had_remote = false;
         let mut pieces = Vec::with_capacity(parts.len());
+        let mut sheets = Vec::with_capacity(parts.len());
         for part in &parts {
             let s = sanitize::sanitize_html(
                 part,
@@ -251,9 +253,11 @@ async fn render_html(
             );
             had_remote |= s.had_remote;
             pieces.push(s.html);
+            sheets.push(s.css);
         }
         Sanitized {
             html: SafeHtml::joined(pieces),
+            css: SafeCss::joined(sheets),
             had_remote,
         }
     });
@@ -288,13 +292,16 @@ async fn body_get(
     let fetched = user.mail.message(&folder, uid, false).await?;
     let msg = parse_message(&fetched.raw);
     let allow_remote = q.remote.is_some() || trusted_sender(&state, &user, &msg).await;
-    let html = match &msg.body {
+    let (html, css) = match &msg.body {
         Body::Html(h) => match render_html(h, &msg, allow_remote, user.lang).await {
-            Some(s) => s.html,
-            None => sanitize::fallback_text(&h.join("\n"), msg.text_alternative.as_deref()),
+            Some(s) => (s.html, s.css),
+            None => (
+                sanitize::fallback_text(&h.join("\n"), msg.text_alternative.as_deref()),
+                SafeCss::default(),
+            ),
         },
-        Body::Text(t) => sanitize::text_to_html(t),
-        Body::Empty => SafeHtml::default(),
+        Body::Text(t) => (sanitize::text_to_html(t), SafeCss::default()),
+        Body::Empty => (SafeHtml::default(), SafeCss::default()),
     };
     // The frame's own policy: nothing may load but the images inside the message (data: URIs), and
     // remote images only when the user asked. No script at all, no forms, no plugins, no base URL.
@@ -315,7 +322,7 @@ async fn body_get(
             (header::REFERRER_POLICY, "no-referrer".to_owned()),
             (header::CACHE_CONTROL, "private, no-store".to_owned()),
         ],
-        render(&BodyFrame { html }),
+        render(&BodyFrame { html, css }),
     )
         .into_response())
 }

@@ -11,6 +11,7 @@ mod faults;
 mod folders;
 mod hostile;
 mod hostile_browser;
+mod legit_browser;
 mod live;
 mod login;
 mod mailbox;
