@@ -24,7 +24,7 @@ use courrier::mail::compose;
 use courrier::mail::imap::codec;
 use courrier::mail::parse::{self, Body};
 use courrier::mail::pop3::client::{self as pop3, MAX_MULTILINE};
-use courrier::mail::sanitize::{self, HtmlPolicy, SafeHtml};
+use courrier::mail::sanitize::{self, HtmlPolicy, SafeCss, SafeHtml};
 use lettre::message::Mailbox;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
@@ -59,7 +59,9 @@ pub fn render_message(raw: &[u8]) {
                             inline_images: inline_images.clone(),
                             link_warning: LINK_WARNING.to_owned(),
                         };
-                        sanitize::sanitize_html(part, policy).html
+                        let clean = sanitize::sanitize_html(part, policy);
+                        check_safe_css(&clean.css);
+                        clean.html
                     } else {
                         sanitize::fallback_text(part, view.text_alternative.as_deref())
                     };
@@ -208,6 +210,16 @@ pub fn check_safe_html(html: &SafeHtml, allow_remote: bool, what: &str) {
                     .unwrap_or_else(|why| fail(format!("{attr}={value:?} on <{name}>: {why}")));
             }
         }
+    }
+}
+
+/// A message's filtered style sheet, printed raw in a `<style>` element: it cannot close that
+/// element, and nothing in it loads, runs or escapes the frame.
+pub fn check_safe_css(css: &SafeCss) {
+    let out = css.as_str();
+    assert!(!out.contains('<'), "style sheet with a '<':\n{out}");
+    if let Err(why) = check_style(out) {
+        panic!("style sheet {why}:\n{out}");
     }
 }
 
