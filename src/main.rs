@@ -58,12 +58,16 @@ fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,tower_http=warn".into()),
-        )
-        .init();
+    // async-imap traces every command it writes, LOGIN and AUTHENTICATE included: capped whatever
+    // RUST_LOG says (a more specific directive wins), so no log level ever holds a password.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,tower_http=warn".into())
+        .add_directive(
+            "async_imap::imap_stream=debug"
+                .parse()
+                .expect("a valid directive"),
+        );
+    tracing_subscriber::fmt().with_env_filter(filter).init();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {

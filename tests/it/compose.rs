@@ -303,6 +303,65 @@ async fn header_injection_through_the_form_is_impossible() {
 }
 
 #[tokio::test]
+async fn the_sender_name_and_a_file_name_cannot_add_headers_either() {
+    let (app, _) = logged_in("inject2-alice").await;
+    let bob = new_account("inject2-bob");
+    let page = app.page("/settings").await;
+    let r = app
+        .post_form(
+            "/settings",
+            &[
+                ("csrf", &field(&page, "csrf")),
+                ("display_name", "Alice\r\nBcc: evil@elsewhere.test"),
+                ("signature", ""),
+            ],
+            "en",
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (form, _) = open_form(&app, "/compose").await;
+    let form = form
+        .text("to", bob.address.clone())
+        .text("subject", "Pièce jointe")
+        .text("body", "y")
+        .part(
+            "files",
+            // A second parameter smuggled in through a quote (a browser sends it as is, escaped).
+            file(
+                "rapport\"; filename=\"evil.exe",
+                "text/plain",
+                b"contenu".to_vec(),
+            ),
+        )
+        .text("action", "send");
+    let r = post(&app, form).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        r.text().await.unwrap()
+    );
+    let mut probe = Probe::connect(&bob).await;
+    let uids = probe.wait_for("INBOX", 1).await;
+    let raw = String::from_utf8(probe.fetch("INBOX", uids[0]).await).unwrap();
+    // No line of the message, in its header or in any part's header, is an injected header.
+    assert!(
+        !raw.lines()
+            .any(|l| l.starts_with("X-Injected") || l.starts_with("Bcc")),
+        "{raw}"
+    );
+    let got = parse_message(raw.as_bytes());
+    let from = got.from[0].name.clone().unwrap_or_default();
+    assert!(!from.contains('\n') && from.contains("Alice"), "{from:?}");
+    assert_eq!(got.attachments.len(), 1, "{raw}");
+    let name = &got.attachments[0].filename;
+    assert!(
+        name.starts_with("rapport") && name.contains("evil.exe") && name != "evil.exe",
+        "the name stays one parameter: {name:?}"
+    );
+}
+
+#[tokio::test]
 async fn when_smtp_is_down_the_message_waits_in_drafts_with_its_attachment() {
     // Nothing listens on port 9: the SMTP server is "down".
     let app = TestApp::with(&[("COURRIER_SMTP_PORT", "9")]).await;

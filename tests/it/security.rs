@@ -1,7 +1,7 @@
 //! Who gets in, and what a forged request can do: the login form's token, throttling of wrong
 //! passwords (per account and per client, the client taken from X-Forwarded-For only behind a
-//! trusted proxy), session fixation, logout, the token on every state-changing request, and IMAP
-//! command injection through what users type.
+//! trusted proxy), session fixation, logout, the token on every state-changing request, IMAP
+//! command injection through what users type, and no secret in the log at any level.
 
 use reqwest::{Client, StatusCode, redirect};
 
@@ -330,4 +330,146 @@ async fn what_users_type_cannot_inject_imap_commands() {
 
 fn urlencode(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+/// The real binary, its log (everything, at `trace`) going to a file the test reads afterwards.
+struct Logged {
+    child: std::process::Child,
+    log: std::path::PathBuf,
+    base: String,
+}
+
+impl Logged {
+    async fn start(extra: &[(&str, &str)]) -> Logged {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let listen = format!("127.0.0.1:{port}");
+        let mut settings = vec![("COURRIER_SERVER_LISTEN", listen.as_str())];
+        settings.extend_from_slice(extra);
+        let log =
+            std::env::temp_dir().join(format!("courrier-log-{}-{port}.txt", std::process::id()));
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_courrier"))
+            .env_clear()
+            .envs(crate::support::app::test_env(&settings))
+            // The most an operator could ask for.
+            .env("RUST_LOG", "trace,async_imap=trace,lettre=trace")
+            .env("NO_COLOR", "1")
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(std::fs::File::options().append(true).open(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let base = format!("http://{listen}");
+        for _ in 0..100 {
+            if reqwest::get(format!("{base}/login")).await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        Logged { child, log, base }
+    }
+
+    fn stop(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let _ = std::fs::remove_file(&self.log);
+        text
+    }
+}
+
+impl Drop for Logged {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+#[tokio::test]
+async fn passwords_and_session_ids_never_reach_the_log() {
+    let server = Logged::start(&[]).await;
+    let alice = new_account("log-alice");
+    let bob = new_account("log-bob");
+    let browser = Client::builder()
+        .cookie_store(true)
+        .redirect(redirect::Policy::none())
+        .build()
+        .unwrap();
+    let login = |password: String| {
+        let browser = browser.clone();
+        let base = server.base.clone();
+        let address = alice.address.clone();
+        async move {
+            let page = browser
+                .get(format!("{base}/login"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            browser
+                .post(format!("{base}/login"))
+                .form(&[
+                    ("email", address.as_str()),
+                    ("password", password.as_str()),
+                    ("csrf", &form_token(&page)),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let wrong = "Wr0ng-Secret-Typed-By-Mistake";
+    assert_eq!(login(wrong.to_owned()).await.status(), StatusCode::OK);
+    let r = login(alice.password.clone()).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "logged in");
+    let cookie = session_cookie(&r).expect("a session cookie");
+    // Something that uses the password again: IMAP pages, and SMTP to send.
+    let page = browser
+        .get(format!("{}/compose", server.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let form = reqwest::multipart::Form::new()
+        .text("csrf", form_token(&page))
+        .text("to", bob.address.clone())
+        .text("subject", "Journal")
+        .text("body", "Rien de secret ici.")
+        .text("action", "send");
+    let r = browser
+        .post(format!("{}/compose", server.base))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "sent");
+    let mut probe = Probe::connect(&bob).await;
+    probe.wait_for("INBOX", 1).await;
+
+    let log = server.stop();
+    assert!(
+        log.contains("Courrier is serving") && log.lines().count() > 20,
+        "the log was captured ({} lines)",
+        log.lines().count()
+    );
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let session_id = cookie.split_once('=').unwrap().1;
+    for (what, secret) in [
+        ("the password", alice.password.clone()),
+        ("a wrong password", wrong.to_owned()),
+        (
+            "SASL PLAIN",
+            b64(&format!("\0{}\0{}", alice.address, alice.password)),
+        ),
+        ("SMTP AUTH LOGIN", b64(&alice.password)),
+        ("the session id", session_id.to_owned()),
+    ] {
+        assert!(!log.contains(&secret), "{what} is in the log");
+    }
 }

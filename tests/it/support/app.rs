@@ -13,6 +13,24 @@ pub struct TestApp {
     pub client: Client,
 }
 
+/// The `COURRIER_*` settings of a test instance (IMAP STARTTLS against the stack, its CA, any free
+/// port), with `extra` last so it wins.
+pub fn test_env(extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    let s = stack();
+    let mut env: Vec<(String, String)> = vec![
+        ("COURRIER_IMAP_HOST".into(), "127.0.0.1".into()),
+        ("COURRIER_IMAP_PORT".into(), IMAP_PORT.to_string()),
+        ("COURRIER_IMAP_SECURITY".into(), "starttls".into()),
+        (
+            "COURRIER_TLS_CA_FILE".into(),
+            s.ca_file.display().to_string(),
+        ),
+        ("COURRIER_SERVER_LISTEN".into(), "127.0.0.1:0".into()),
+    ];
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    env
+}
+
 impl TestApp {
     /// Courrier with the default test configuration (IMAP STARTTLS with the stack's CA).
     pub async fn start() -> TestApp {
@@ -21,19 +39,7 @@ impl TestApp {
 
     /// Courrier with extra `COURRIER_*` settings.
     pub async fn with(extra: &[(&str, &str)]) -> TestApp {
-        let s = stack();
-        let mut env: Vec<(String, String)> = vec![
-            ("COURRIER_IMAP_HOST".into(), "127.0.0.1".into()),
-            ("COURRIER_IMAP_PORT".into(), IMAP_PORT.to_string()),
-            ("COURRIER_IMAP_SECURITY".into(), "starttls".into()),
-            (
-                "COURRIER_TLS_CA_FILE".into(),
-                s.ca_file.display().to_string(),
-            ),
-            ("COURRIER_SERVER_LISTEN".into(), "127.0.0.1:0".into()),
-        ];
-        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        let config = Config::load(None, env).expect("test configuration");
+        let config = Config::load(None, test_env(extra)).expect("test configuration");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let state = AppState::new(config);
