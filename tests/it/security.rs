@@ -4,6 +4,9 @@
 //! command injection through what users type, and no secret in the log at any level.
 
 use reqwest::{Client, StatusCode, redirect};
+use tower_sessions::SessionStore;
+use tower_sessions::cookie::time::OffsetDateTime;
+use tower_sessions::session::{Id, Record};
 
 use crate::support::form_token;
 use crate::support::imap_probe::{Probe, simple_message};
@@ -472,4 +475,94 @@ async fn passwords_and_session_ids_never_reach_the_log() {
     ] {
         assert!(!log.contains(&secret), "{what} is in the log");
     }
+}
+
+/// Logs in with a fresh browser; returns its session cookie (`courrier=ID`).
+async fn fresh_session(app: &TestApp, acct: &crate::support::Account) -> String {
+    let client = bare_client();
+    let r = client
+        .get(format!("{}/login", app.base))
+        .send()
+        .await
+        .unwrap();
+    let anonymous = session_cookie(&r).unwrap();
+    let token = form_token(&r.text().await.unwrap());
+    let r = client
+        .post(format!("{}/login", app.base))
+        .header("cookie", anonymous)
+        .form(&[
+            ("email", acct.address.as_str()),
+            ("password", acct.password.as_str()),
+            ("csrf", token.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    session_cookie(&r).unwrap()
+}
+
+/// Rewrites the stored record of a session, as the passing of time would.
+async fn age_session(app: &TestApp, cookie: &str, change: impl FnOnce(&mut Record)) {
+    let id: Id = cookie.split_once('=').unwrap().1.parse().unwrap();
+    let mut record = app.state.sessions.load(&id).await.unwrap().expect("stored");
+    change(&mut record);
+    app.state.sessions.save(&record).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_session_ends_when_idle_and_after_its_lifetime_however_active() {
+    let app = TestApp::start().await;
+    let acct = new_account("sec-expiry");
+    let inbox = |cookie: String| {
+        let url = format!("{}/mail/INBOX", app.base);
+        async move {
+            bare_client()
+                .get(url)
+                .header("cookie", cookie)
+                .header("accept-language", "en")
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let pool_key = |cookie: String| {
+        let sessions = app.state.sessions.clone();
+        async move {
+            let id: Id = cookie.split_once('=').unwrap().1.parse().unwrap();
+            let record = sessions.load(&id).await.unwrap().unwrap();
+            record.data["user"]["pool_key"].as_str().unwrap().to_owned()
+        }
+    };
+
+    // Active, but logged in 12 hours and a minute ago: sent to the login page, told why, and the
+    // password held for it is gone.
+    let session = fresh_session(&app, &acct).await;
+    assert_eq!(inbox(session.clone()).await.status(), StatusCode::OK);
+    let key = pool_key(session.clone()).await;
+    assert!(app.state.pool.knows(&key));
+    age_session(&app, &session, |r| {
+        let login_at = r.data["user"]["login_at"].as_i64().unwrap();
+        r.data.get_mut("user").unwrap()["login_at"] = (login_at - 12 * 3600 - 60).into();
+    })
+    .await;
+    let r = inbox(session.clone()).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let login = r.headers()["location"].to_str().unwrap().to_owned();
+    let page = app.page(&login).await;
+    assert!(page.contains("Your session has ended"), "{login}: {page}");
+    assert!(!app.state.pool.knows(&key), "the password was dropped");
+    assert_eq!(inbox(session).await.status(), StatusCode::SEE_OTHER);
+
+    // Idle past its timeout: the id opens nothing, and the purge forgets it.
+    let session = fresh_session(&app, &acct).await;
+    assert_eq!(inbox(session.clone()).await.status(), StatusCode::OK);
+    age_session(&app, &session, |r| {
+        r.expiry_date = OffsetDateTime::now_utc() - tower_sessions::cookie::time::Duration::SECOND;
+    })
+    .await;
+    assert_eq!(inbox(session.clone()).await.status(), StatusCode::SEE_OTHER);
+    let before = app.state.sessions.len();
+    assert!(app.state.sessions.purge() >= 1);
+    assert!(app.state.sessions.len() < before);
 }
