@@ -471,9 +471,16 @@ fn flag_deceptive_links(html: &str, label: &str) -> String {
     out
 }
 
-const WARNING_OPEN: &str = "<span class=\"deceptive-link\" style=\"display:inline-block !important;\
-     visibility:visible !important;margin:0 0 0 4px !important;padding:0 4px !important;\
-     font-size:12px !important;color:#8a1c1c !important;background:#fdecea !important\">\u{26a0} ";
+const WARNING_OPEN: &str = "<span class=\"deceptive-link\" style=\"display:inline-block !important;visibility:visible !important;\
+     width:auto !important;height:auto !important;min-width:0 !important;\
+     max-width:none !important;margin:0 0 0 4px !important;padding:0 4px !important;\
+     border:0 !important;font:normal 400 12px/1.4 sans-serif !important;\
+     letter-spacing:normal !important;word-spacing:normal !important;\
+     text-indent:0 !important;text-transform:none !important;\
+     text-decoration:none !important;white-space:normal !important;\
+     vertical-align:baseline !important;direction:ltr !important;\
+     color:#8a1c1c !important;background-color:#fdecea !important;\
+     border-radius:3px !important\">\u{26a0} ";
 
 /// Index of the `>` that ends the start tag at the beginning of `s` (quotes respected).
 fn start_tag_end(s: &str) -> Option<usize> {

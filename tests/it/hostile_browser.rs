@@ -99,6 +99,30 @@ async fn control_page() -> String {
     base
 }
 
+/// Why the warning after a deceptive link cannot be seen in the body frame, if it cannot: a
+/// message's own style sheet must not be able to hide it.
+async fn link_warning_hidden(driver: &thirtyfour::WebDriver) -> Option<String> {
+    use thirtyfour::prelude::*;
+    let frame = driver.find(By::Css("iframe.body-frame")).await.ok()?;
+    frame.enter_frame().await.ok()?;
+    let seen = driver
+        .execute(
+            "const w = document.querySelector('.deceptive-link');
+             if (!w) return 'no warning after the link';
+             const s = getComputedStyle(w), r = w.getBoundingClientRect();
+             if (s.display === 'none' || s.visibility !== 'visible') return 'warning hidden';
+             if (r.width < 20 || r.height < 8 || r.left < 0) return 'warning squeezed or moved away';
+             if (s.fontSize !== '12px' || s.color === s.backgroundColor) return 'warning unreadable';
+             return '';",
+            vec![],
+        )
+        .await
+        .map(|r| r.json().as_str().unwrap_or("").to_owned())
+        .unwrap_or_else(|e| format!("probe failed: {e}"));
+    let _ = driver.enter_default_frame().await;
+    (!seen.is_empty()).then_some(seen)
+}
+
 fn corpus() -> Vec<(String, Vec<u8>)> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hostile");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
@@ -190,6 +214,13 @@ async fn hostile_messages_run_no_script_and_reach_no_other_origin() {
                 if script_ran(&line) {
                     problems.push(format!("{name} (remote {remote}): console {line:?}"));
                 }
+            }
+            if name.contains("hides-link-warning") {
+                problems.extend(
+                    link_warning_hidden(driver)
+                        .await
+                        .map(|why| format!("{name} (remote {remote}): {why}")),
+                );
             }
             let seen: Vec<String> = proxy.seen.lock().unwrap()[before..]
                 .iter()
