@@ -246,11 +246,20 @@ fn parse_message_unguarded(raw: &[u8]) -> MessageView {
     let text_alternative =
         (!html_parts.is_empty() && !plain_texts.is_empty()).then(|| plain_texts.join("\n\n"));
     let body = if !html_parts.is_empty() {
+        // In the order of the HTML view: next to the HTML, a text part that is not its alternative
+        // (a multipart/mixed with both) is shown too, as text, rather than hidden.
         Body::Html(
-            html_parts
+            msg.html_body
                 .iter()
-                .filter_map(|p| p.text_contents())
-                .map(str::to_owned)
+                .filter_map(|i| msg.parts.get(*i as usize))
+                .filter_map(|p| match &p.body {
+                    PartType::Html(h) => Some(h.to_string()),
+                    PartType::Text(t) => Some(format!(
+                        "<div style=\"white-space:pre-wrap\">{}</div>",
+                        super::sanitize::text_to_html(t)
+                    )),
+                    _ => None,
+                })
                 .collect(),
         )
     } else if plain_texts.is_empty() {

@@ -426,3 +426,38 @@ async fn remote_content_can_be_allowed_for_one_sender_for_good() {
         .await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn a_text_part_next_to_the_html_in_a_mixed_message_is_shown_too() {
+    let app = TestApp::start().await;
+    let acct = new_account("read-mixed");
+    let mut probe = Probe::connect(&acct).await;
+    // A note typed above a forwarded HTML page, and a list footer added below it: three parts of a
+    // multipart/mixed, none of them an alternative of another (desktop clients show all three).
+    let raw = "From: Alice <alice@example.test>\r\nTo: Bob <bob@example.test>\r\n\
+        Subject: Mixed parts\r\nDate: Mon, 3 Nov 2026 10:00:00 +0100\r\nMessage-ID: <mixed-1@example.test>\r\n\
+        MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"m\"\r\n\r\n\
+        --m\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nMARKER-MIXED-NOTE voir <ci-dessous> https://example.org/a\r\n\
+        --m\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>MARKER-MIXED-HTML</p>\r\n\
+        --m\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nMARKER-MIXED-FOOTER\r\n--m--\r\n";
+    probe.append("INBOX", "", raw.as_bytes()).await;
+    app.login(&acct).await;
+    let body = app.get("/mail/INBOX/1/body").await.text().await.unwrap();
+    let note = body.find("MARKER-MIXED-NOTE").expect("the note is shown");
+    let html = body.find("MARKER-MIXED-HTML").expect("the HTML is shown");
+    let footer = body
+        .find("MARKER-MIXED-FOOTER")
+        .expect("the footer is shown");
+    assert!(note < html && html < footer, "in the message's order");
+    assert!(
+        body.contains("voir &lt;ci-dessous&gt;"),
+        "the text stays text"
+    );
+    assert!(
+        body.contains("href=\"https://example.org/a\""),
+        "its link works"
+    );
+    // Nothing is listed twice as an attachment.
+    let page = app.page("/mail/INBOX/1").await;
+    assert!(!page.contains("/part/"), "no part offered as a download");
+}
