@@ -71,6 +71,7 @@ msg-show-remote = Show remote content
 msg-link-goes-to = this link really goes to
 msg-trust-sender = Always show for
 msg-malformed = This message is damaged: it is shown as well as it could be read.
+msg-deceptive-links = Careful: some links in this message do not go where their text says.
 msg-too-complex = This message is too large or too deeply nested to show as a web page; its text is shown instead.
 msg-truncated = This message is very large: only its beginning is shown. Download the original to see all of it.
 msg-empty = This message has no text.

@@ -71,6 +71,7 @@ msg-show-remote = Afficher le contenu distant
 msg-link-goes-to = ce lien mène en réalité à
 msg-trust-sender = Toujours afficher pour
 msg-malformed = Ce message est endommagé : il est affiché au mieux de ce qui a pu être lu.
+msg-deceptive-links = Attention : certains liens de ce message ne mènent pas là où leur texte l’indique.
 msg-too-complex = Ce message est trop volumineux ou trop imbriqué pour être affiché comme une page web ; son texte est affiché à la place.
 msg-truncated = Ce message est très volumineux : seul son début est affiché. Téléchargez l'original pour le voir en entier.
 msg-empty = Ce message ne contient pas de texte.

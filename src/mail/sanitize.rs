@@ -86,7 +86,21 @@ pub struct Sanitized {
     pub html: SafeHtml,
     pub css: SafeCss,
     pub had_remote: bool,
+    /// Links whose text shows another address than the one they go to: (text shown, real host).
+    pub deceptive: Vec<DeceptiveLink>,
 }
+
+/// A link that shows one address and goes to another host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeceptiveLink {
+    /// The link's text, shortened.
+    pub shown: String,
+    /// The host it really goes to.
+    pub goes_to: String,
+}
+
+/// Most deceptive links listed for one message.
+const MAX_DECEPTIVE_LISTED: usize = 20;
 
 const TAGS: &[&str] = &[
     "a",
@@ -336,8 +350,8 @@ pub fn sanitize_html(html: &str, policy: HtmlPolicy) -> Sanitized {
         })
         .clean(html)
         .to_string();
-    let clean = if link_warning.is_empty() {
-        clean
+    let (clean, deceptive) = if link_warning.is_empty() {
+        (clean, Vec::new())
     } else {
         flag_deceptive_links(&clean, &link_warning)
     };
@@ -346,6 +360,7 @@ pub fn sanitize_html(html: &str, policy: HtmlPolicy) -> Sanitized {
         html: SafeHtml(clean),
         css: SafeCss(sheet),
         had_remote: had_remote.load(Ordering::Relaxed),
+        deceptive,
     }
 }
 
@@ -434,8 +449,9 @@ pub(super) fn allowed_property(name: &str) -> bool {
 /// After each link whose text looks like an address on another host than the one it goes to (the
 /// classic phishing link), adds a visible note with the real host. Works on the sanitiser's own
 /// output, whose tags and quoting are regular.
-fn flag_deceptive_links(html: &str, label: &str) -> String {
+fn flag_deceptive_links(html: &str, label: &str) -> (String, Vec<DeceptiveLink>) {
     let mut out = String::with_capacity(html.len());
+    let mut found: Vec<DeceptiveLink> = Vec::new();
     let mut rest = html;
     while let Some(i) = rest.find("<a ") {
         out.push_str(&rest[..i]);
@@ -454,10 +470,17 @@ fn flag_deceptive_links(html: &str, label: &str) -> String {
         out.push_str(tag);
         out.push_str(inner);
         out.push_str("</a>");
-        if let Some(real) = attribute(tag, "href").and_then(|href| {
-            let text = html_escape::decode_html_entities(&strip_tags(inner)).into_owned();
-            deceptive(&html_escape::decode_html_entities(href), &text)
-        }) {
+        let text = html_escape::decode_html_entities(&strip_tags(inner)).into_owned();
+        if let Some(real) = attribute(tag, "href")
+            .and_then(|href| deceptive(&html_escape::decode_html_entities(href), &text))
+        {
+            let link = DeceptiveLink {
+                shown: shorten(text.trim(), 80),
+                goes_to: real.clone(),
+            };
+            if found.len() < MAX_DECEPTIVE_LISTED && !found.contains(&link) {
+                found.push(link);
+            }
             // Inline and `!important`: the message's own style sheet must not be able to hide it.
             out.push_str(WARNING_OPEN);
             out.push_str(&html_escape::encode_text(label));
@@ -468,7 +491,23 @@ fn flag_deceptive_links(html: &str, label: &str) -> String {
         rest = &after[close + 4..];
     }
     out.push_str(rest);
-    out
+    (out, found)
+}
+
+/// At most `max` characters of `s`, with an ellipsis when cut, without control or bidi characters
+/// (shown on the app's page, the text must read as it is).
+fn shorten(s: &str, max: usize) -> String {
+    let clean: String = s
+        .chars()
+        .filter(|c| {
+            !c.is_control()
+                && !matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        })
+        .collect();
+    match clean.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &clean[..i]),
+        None => clean,
+    }
 }
 
 const WARNING_OPEN: &str = "<span class=\"deceptive-link\" style=\"display:inline-block !important;visibility:visible !important;\
@@ -572,12 +611,14 @@ pub fn fallback_text(html: &str, text_alternative: Option<&str>) -> SafeHtml {
     }
 }
 
-/// The CSS without its `/* ... */` comments (an unclosed one runs to the end).
+/// The CSS with each `/* ... */` comment replaced by a space (an unclosed one runs to the end).
 pub(super) fn strip_css_comments(css: &str) -> String {
     let mut out = String::with_capacity(css.len());
     let mut rest = css;
     while let Some(start) = rest.find("/*") {
         out.push_str(&rest[..start]);
+        // A space where the comment was: `//**/*` must not become a new `/*`.
+        out.push(' ');
         match rest[start + 2..].find("*/") {
             Some(end) => rest = &rest[start + 2 + end + 2..],
             None => rest = "",

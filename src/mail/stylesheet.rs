@@ -57,7 +57,8 @@ pub(super) fn filter_stylesheet(css: &str, had_remote: &AtomicBool) -> String {
         .replace("<!--", " ")
         .replace("-->", " ");
     let mut out = String::new();
-    rules(&css, true, had_remote, &mut out);
+    let mut kept = 0;
+    rules(&css, true, had_remote, &mut out, &mut kept);
     if out.contains('<') {
         // Cannot happen by construction; a sheet is worth less than the guarantee.
         return String::new();
@@ -65,8 +66,11 @@ pub(super) fn filter_stylesheet(css: &str, had_remote: &AtomicBool) -> String {
     out
 }
 
-fn rules(css: &str, top: bool, had_remote: &AtomicBool, out: &mut String) {
+fn rules(css: &str, top: bool, had_remote: &AtomicBool, out: &mut String, kept: &mut usize) {
     for (prelude, block) in blocks(css) {
+        if *kept >= MAX_RULES {
+            return;
+        }
         let prelude = prelude.trim();
         let Some(block) = block else {
             // `@import url(...)`, `@charset`...: statements, all dropped.
@@ -87,7 +91,7 @@ fn rules(css: &str, top: bool, had_remote: &AtomicBool, out: &mut String) {
             let query = query.trim();
             if top && media_query_ok(query) {
                 let mut inner = String::new();
-                rules(block, false, had_remote, &mut inner);
+                rules(block, false, had_remote, &mut inner, kept);
                 if !inner.is_empty() {
                     out.push_str("@media ");
                     out.push_str(query);
@@ -103,6 +107,7 @@ fn rules(css: &str, top: bool, had_remote: &AtomicBool, out: &mut String) {
         }
         let declarations = declarations(block, had_remote);
         if !declarations.is_empty() {
+            *kept += 1;
             out.push_str(prelude);
             out.push_str(" { ");
             out.push_str(&declarations);
@@ -155,19 +160,61 @@ fn blocks(css: &str) -> Vec<(&str, Option<&str>)> {
     out
 }
 
-/// Selectors of type, class, id, attribute, pseudo-class and combinators: no escapes, no braces, no
-/// at-signs or slashes, and strings that close.
+/// Deepest nesting of brackets in a selector: `:is(:is(:is(...)))` costs the browser dearly.
+const MAX_SELECTOR_NESTING: usize = 8;
+
+/// Deepest nesting of brackets in a value (`calc()` inside `max()` inside...).
+const MAX_VALUE_NESTING: usize = 16;
+
+/// Most rules kept from one body (a sheet of thousands of selectors slows the frame's layout).
+const MAX_RULES: usize = 4000;
+
+/// Selectors of type, class, id, attribute, pseudo-class and combinators: no escapes, braces,
+/// at-signs or slashes; no `:has()` (costly on every change of the page) and nothing that names a
+/// URL; tokens as this filter reads them.
 fn selector_ok(s: &str) -> bool {
+    let compact: String = s
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_ascii_lowercase();
     !s.is_empty()
         && s.len() <= 2000
         && s.chars()
             .all(|c| c.is_alphanumeric() || " \t\r\n-_.#:>+~*,()[]=|^$!\"'%".contains(c))
-        && strings_close(s)
+        && !compact.contains("url(")
+        && !compact.contains(":has(")
+        && plain_tokens(s, MAX_SELECTOR_NESTING)
 }
 
-/// Every string opened is closed (counting quotes is enough where escapes are refused).
-fn strings_close(s: &str) -> bool {
-    s.matches('"').count().is_multiple_of(2) && s.matches('\'').count().is_multiple_of(2)
+/// True when a CSS tokenizer reads `s` as this filter does: every string closes on its own line and
+/// holds no escape, brackets pair up (and nest at most `max_nesting` deep), nothing can open or close
+/// a block or a comment. What is printed is exactly what was checked, so the browser cannot find a
+/// declaration inside a selector, or a rule inside a string, that the filter did not see.
+fn plain_tokens(s: &str, max_nesting: usize) -> bool {
+    let mut open = Vec::new();
+    let mut quote = None;
+    for c in s.chars() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) if matches!(c, '\n' | '\r' | '\x0c' | '\\') => return false,
+            Some(_) => {}
+            None => match c {
+                '"' | '\'' => quote = Some(c),
+                '(' | '[' => {
+                    open.push(c);
+                    if open.len() > max_nesting {
+                        return false;
+                    }
+                }
+                ')' if open.pop() != Some('(') => return false,
+                ']' if open.pop() != Some('[') => return false,
+                '\\' | '{' | '}' | ';' | '<' | '@' => return false,
+                _ => {}
+            },
+        }
+    }
+    quote.is_none() && open.is_empty() && !s.contains("/*") && !s.contains("*/")
 }
 
 /// `screen and (max-width: 600px)`: words, numbers, parentheses, colons and commas.
@@ -176,6 +223,8 @@ fn media_query_ok(q: &str) -> bool {
         && q.len() <= 500
         && q.chars()
             .all(|c| c.is_ascii_alphanumeric() || " \t\r\n-_.,:()".contains(c))
+        && !q.to_ascii_lowercase().contains("url")
+        && plain_tokens(q, 4)
 }
 
 /// The declarations of one block that are allowed and safe, as `name: value; ...`.
@@ -186,9 +235,7 @@ fn declarations(block: &str, had_remote: &AtomicBool) -> String {
             let (name, value) = decl.split_once(':')?;
             let name = name.trim().to_ascii_lowercase();
             let value = value.trim();
-            let plain = !value.is_empty()
-                && !value.contains(['{', '}', '<', '@', '\\'])
-                && strings_close(value);
+            let plain = !value.is_empty() && plain_tokens(value, MAX_VALUE_NESTING);
             (allowed_property(&name) && plain && safe_declaration(decl, had_remote))
                 .then(|| format!("{name}: {value}"))
         })
@@ -279,6 +326,38 @@ mod tests {
             "@media screen { @media print { p { color: red } } } @supports (display:grid) { p { color: red } }",
         );
         assert!(out.is_empty(), "{out}");
+    }
+
+    #[test]
+    fn a_selector_cannot_become_a_declaration() {
+        // Quotes that pair up by count but not as strings, and a newline (ending a string) that
+        // trimming would remove: the browser would read the third line as `content: url(...)`.
+        let (out, _) = filter(
+            "p::before { font-family: \"'\" '\n}\na { color: red }\n\
+             content:url(http:127.0.0.1:8765) \"'\" '\n{ color: '\"'\"\n}\n\
+             .fixed { color: blue }\nposition:attr(class type(*),\"'\" '\n{ color: '\"'\"\n}",
+        );
+        let lower = out.to_ascii_lowercase();
+        assert!(
+            !lower.contains("url") && !lower.contains("position"),
+            "{out}"
+        );
+        // Comments removed cannot leave a new one behind (`//**/*` is not `/*`).
+        let (out, _) = filter(".a { color: red//**/* } .b { color: blue }");
+        assert!(!out.contains("/*"), "{out}");
+        assert!(out.contains(".b { color: blue }"), "{out}");
+    }
+
+    #[test]
+    fn costly_selectors_are_dropped() {
+        let (out, _) = filter(
+            "p:has(* * *) { color: red } :is(:is(:is(:is(:is(:is(:is(:is(:is(p))))))))) { color: red } \
+             :not(.x) > p[lang=\"fr\"] { color: green }",
+        );
+        assert_eq!(out, ":not(.x) > p[lang=\"fr\"] { color: green }\n");
+        let many = ".a { color: red }\n".repeat(MAX_RULES + 10);
+        let (out, _) = filter(&many);
+        assert_eq!(out.lines().count(), MAX_RULES);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::mail::parse::{Addr, Body, MessageView, parse_message};
-use crate::mail::sanitize::{self, HtmlPolicy, SafeCss, SafeHtml, Sanitized};
+use crate::mail::sanitize::{self, DeceptiveLink, HtmlPolicy, SafeCss, SafeHtml, Sanitized};
 use crate::mail::{FolderName, Section, Uid};
 use crate::web::error::WebError;
 use crate::web::extract::CurrentUser;
@@ -71,6 +71,9 @@ struct MessagePage {
     /// The HTML body could not be rendered in bounded time: its text is shown instead.
     too_complex: bool,
     truncated: bool,
+    /// Links that show one address and go to another host, listed outside the frame where the
+    /// message's own styles cannot hide them.
+    deceptive: Vec<DeceptiveLink>,
     raw_url: String,
     reply_url: String,
     reply_all_url: String,
@@ -134,12 +137,16 @@ async fn message_get(
     let allow_remote = q.remote.is_some() || trusted_sender(&state, &user, &msg).await;
     let lang = user.lang;
     let mut too_complex = false;
+    let mut deceptive = Vec::new();
     let (body, remote_blocked) = match &msg.body {
         Body::Html(html) => match render_html(html, &msg, allow_remote, lang).await {
-            Some(s) => (
-                BodyView::Frame(urls::body(&folder, uid, allow_remote)),
-                s.had_remote,
-            ),
+            Some(s) => {
+                deceptive = s.deceptive;
+                (
+                    BodyView::Frame(urls::body(&folder, uid, allow_remote)),
+                    s.had_remote,
+                )
+            }
             None => {
                 too_complex = true;
                 let text =
@@ -196,6 +203,7 @@ async fn message_get(
         this_url: urls::message(&folder, uid),
         malformed: msg.malformed,
         too_complex,
+        deceptive,
         truncated,
         raw_url: urls::raw(&folder, uid),
         reply_url: urls::compose_from("reply", &folder, uid),
@@ -242,6 +250,7 @@ async fn render_html(
         let mut had_remote = false;
         let mut pieces = Vec::with_capacity(parts.len());
         let mut sheets = Vec::with_capacity(parts.len());
+        let mut deceptive = Vec::new();
         for part in &parts {
             let s = sanitize::sanitize_html(
                 part,
@@ -254,11 +263,13 @@ async fn render_html(
             had_remote |= s.had_remote;
             pieces.push(s.html);
             sheets.push(s.css);
+            deceptive.extend(s.deceptive);
         }
         Sanitized {
             html: SafeHtml::joined(pieces),
             css: SafeCss::joined(sheets),
             had_remote,
+            deceptive,
         }
     });
     match tokio::time::timeout(RENDER_TIMEOUT, task).await {

@@ -461,3 +461,46 @@ async fn a_text_part_next_to_the_html_in_a_mixed_message_is_shown_too() {
     let page = app.page("/mail/INBOX/1").await;
     assert!(!page.contains("/part/"), "no part offered as a download");
 }
+
+#[tokio::test]
+async fn links_that_lie_about_their_target_are_listed_above_the_message() {
+    let app = TestApp::start().await;
+    let acct = new_account("read-deceptive");
+    let mut probe = Probe::connect(&acct).await;
+    let raw = "From: Banque <alerte@example.test>\r\nTo: Bob <bob@example.test>\r\n\
+        Subject: Compte suspendu\r\nDate: Mon, 3 Nov 2026 10:00:00 +0100\r\nMessage-ID: <lie-1@example.test>\r\n\
+        MIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n\
+        <style>.deceptive-link, a + span { display: none !important }</style>\
+        <p>Connectez-vous sur <a href=\"https://login.attacker.invalid/click/1\">https://www.mabanque.example/connexion</a>\
+        ou <a href=\"https://www.mabanque.example/aide\">www.mabanque.example</a>.</p>\r\n";
+    probe.append("INBOX", "", raw.as_bytes()).await;
+    app.login(&acct).await;
+    let page = text(&app.page("/mail/INBOX/1").await);
+    let notice = page
+        .split("id=\"deceptive-links\"")
+        .nth(1)
+        .expect("the notice above the frame")
+        .split("</div>")
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(
+        notice.contains("do not go where their text says"),
+        "{notice}"
+    );
+    assert!(
+        notice.contains("https://www.mabanque.example/connexion")
+            && notice.contains("login.attacker.invalid"),
+        "{notice}"
+    );
+    // The honest link is not listed.
+    assert!(!notice.contains("/aide"), "{notice}");
+    assert_eq!(notice.matches("<li>").count(), 1, "{notice}");
+    let fr = app
+        .get_lang("/mail/INBOX/1", "fr")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(text(&fr).contains("ne mènent pas là où leur texte l’indique"));
+}
