@@ -161,6 +161,7 @@ confirm-delete-forever = These messages will be deleted for good. They cannot be
 confirm-empty = Every message of { $folder } will be deleted for good. They cannot be recovered.
 confirm-yes = Yes, delete for good
 confirm-no = Cancel
+compose-cut-short = Part of the form did not arrive, so nothing was sent. Check the message and its attachments, then try again.
 compose-token-refreshed = You signed in again meanwhile, so nothing was done yet: check the message and press the button again.
 quota-used = { $used } of { $limit } used
 folders-manage = Manage folders

@@ -161,6 +161,7 @@ confirm-delete-forever = Ces messages seront supprimés définitivement. Ils ne 
 confirm-empty = Tous les messages de { $folder } seront supprimés définitivement. Ils ne pourront pas être récupérés.
 confirm-yes = Oui, supprimer définitivement
 confirm-no = Annuler
+compose-cut-short = Une partie du formulaire n’est pas arrivée : rien n’a été envoyé. Vérifiez le message et ses pièces jointes, puis réessayez.
 compose-token-refreshed = Vous vous êtes reconnecté entre-temps : rien n'a encore été fait. Vérifiez le message et appuyez de nouveau sur le bouton.
 quota-used = { $used } utilisés sur { $limit }
 folders-manage = Gérer les dossiers

@@ -368,6 +368,9 @@ async fn compose_post(
             &[("name", name.clone()), ("size", lang.format_size(limit))],
         ));
     }
+    if form.cut_short {
+        page.errors.push(lang.t("compose-cut-short"));
+    }
     let action = form.action.clone();
     if let Some(index) = action.strip_prefix("remove:").and_then(|i| i.parse().ok()) {
         state
@@ -379,7 +382,7 @@ async fn compose_post(
     }
     match action.as_str() {
         // A file that could not be attached must not silently go missing from a sent message.
-        "send" if !form.too_big.is_empty() => finish(&state, &user, page).await,
+        "send" if !form.too_big.is_empty() || form.cut_short => finish(&state, &user, page).await,
         "send" => send(&state, &user, &mut form.fields, page).await,
         "save" | "autosave" if state.compose.is_sent(&form.fields.message_id) => {
             // A late autosave of a message already sent: nothing to keep.
@@ -633,6 +636,8 @@ struct PostedForm {
     action: String,
     fields: Fields,
     too_big: Vec<String>,
+    /// The form did not arrive whole (the connection dropped, or the body was not valid multipart).
+    cut_short: bool,
     /// The compose id the form carried, when it was not usable and a new one was made.
     previous_compose_id: String,
 }
@@ -651,6 +656,7 @@ async fn read_form(
         action: String::new(),
         fields: Fields::default(),
         too_big: vec![],
+        cut_short: false,
         previous_compose_id: String::new(),
     };
     let mut dir: Option<String> = None;
@@ -659,8 +665,9 @@ async fn read_form(
             Ok(Some(f)) => f,
             Ok(None) => break,
             Err(e) => {
-                // The browser went away or sent garbage: keep what arrived.
+                // The browser went away or sent garbage: keep what arrived, send nothing.
                 tracing::info!(error = %e, "compose form cut short");
+                form.cut_short = true;
                 break;
             }
         };

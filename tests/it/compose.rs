@@ -362,6 +362,57 @@ async fn the_sender_name_and_a_file_name_cannot_add_headers_either() {
 }
 
 #[tokio::test]
+async fn a_form_that_arrives_cut_short_sends_nothing_and_says_so() {
+    let (app, _) = logged_in("cut-alice").await;
+    let bob = new_account("cut-bob");
+    let page = app.page("/compose").await;
+    // "send" arrives, then the connection drops in the middle of a file.
+    let mut body = String::new();
+    let mut part = |name: &str, value: &str| {
+        body.push_str(&format!(
+            "--XyZ\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        ));
+    };
+    for name in ["csrf", "compose_id", "message_id"] {
+        part(name, &field(&page, name));
+    }
+    part("to", &bob.address);
+    part("subject", "Coupé en route");
+    part("body", "Un texte à ne pas perdre.");
+    part("action", "send");
+    body.push_str(
+        "--XyZ\r\nContent-Disposition: form-data; name=\"files\"; filename=\"a.txt\"\r\n\
+         Content-Type: text/plain\r\n\r\nthe first half of a file",
+    );
+    let r = app
+        .client
+        .post(format!("{}/compose", app.base))
+        .header("accept-language", "en")
+        .header("content-type", "multipart/form-data; boundary=XyZ")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "the form comes back");
+    let page = html_escape::decode_html_entities(&r.text().await.unwrap()).into_owned();
+    assert!(
+        page.contains("Part of the form did not arrive, so nothing was sent."),
+        "{page}"
+    );
+    assert!(
+        page.contains("value=\"Coupé en route\""),
+        "the subject is kept"
+    );
+    assert!(
+        page.contains("Un texte à ne pas perdre."),
+        "the text is kept"
+    );
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let mut probe = Probe::connect(&bob).await;
+    assert!(probe.uids("INBOX").await.is_empty(), "nothing was sent");
+}
+
+#[tokio::test]
 async fn when_smtp_is_down_the_message_waits_in_drafts_with_its_attachment() {
     // Nothing listens on port 9: the SMTP server is "down".
     let app = TestApp::with(&[("COURRIER_SMTP_PORT", "9")]).await;
