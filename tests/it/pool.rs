@@ -90,7 +90,7 @@ async fn a_request_abandoned_mid_fetch_leaves_the_connection_clean() {
         .build()
         .unwrap();
     // Share the session cookie with the impatient client.
-    let cookie = login_cookie(&app, &acct).await;
+    let (_, cookie) = crate::support::app::login_by_cookie(&app, &acct).await;
     for _ in 0..8 {
         let _ = impatient
             .get(format!("{}/mail/INBOX/1/raw", app.base))
@@ -126,38 +126,6 @@ async fn a_request_abandoned_mid_fetch_leaves_the_connection_clean() {
         app.state.pool.login_count() <= 4,
         "connections were reused, not leaked"
     );
-}
-
-/// Logs in with a fresh client and returns its session cookie.
-async fn login_cookie(app: &TestApp, acct: &crate::support::Account) -> String {
-    let c = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let cookie_of = |r: &reqwest::Response| {
-        r.headers()["set-cookie"]
-            .to_str()
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_owned()
-    };
-    let page = c.get(format!("{}/login", app.base)).send().await.unwrap();
-    let anonymous = cookie_of(&page);
-    let token = crate::support::form_token(&page.text().await.unwrap());
-    let r = c
-        .post(format!("{}/login", app.base))
-        .header("cookie", anonymous)
-        .form(&[
-            ("email", acct.address.as_str()),
-            ("password", acct.password.as_str()),
-            ("csrf", token.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    cookie_of(&r)
 }
 
 #[tokio::test]

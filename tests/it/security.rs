@@ -8,6 +8,7 @@ use tower_sessions::SessionStore;
 use tower_sessions::cookie::time::OffsetDateTime;
 use tower_sessions::session::{Id, Record};
 
+use crate::support::app::{login_by_cookie, session_cookie};
 use crate::support::form_token;
 use crate::support::imap_probe::{Probe, simple_message};
 use crate::support::mailstack::dovecot_logins;
@@ -19,16 +20,6 @@ fn bare_client() -> Client {
         .redirect(redirect::Policy::none())
         .build()
         .unwrap()
-}
-
-/// The `courrier` session cookie a response sets, as `name=value`.
-fn session_cookie(r: &reqwest::Response) -> Option<String> {
-    r.headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("courrier="))
-        .map(|v| v.split(';').next().unwrap().to_owned())
 }
 
 /// Posts the login form from client address `from` (an `X-Forwarded-For` header).
@@ -153,26 +144,7 @@ async fn the_session_id_changes_at_login_and_dies_at_logout() {
     let app = TestApp::start().await;
     let acct = new_account("sec-fixation");
     let client = bare_client();
-    let r = client
-        .get(format!("{}/login", app.base))
-        .send()
-        .await
-        .unwrap();
-    let planted = session_cookie(&r).expect("the login page starts a session");
-    let token = form_token(&r.text().await.unwrap());
-    let r = client
-        .post(format!("{}/login", app.base))
-        .header("cookie", &planted)
-        .form(&[
-            ("email", acct.address.as_str()),
-            ("password", acct.password.as_str()),
-            ("csrf", token.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let session = session_cookie(&r).expect("a new id at login");
+    let (planted, session) = login_by_cookie(&app, &acct).await;
     assert_ne!(
         session, planted,
         "an id known before login is worth nothing after it"
@@ -477,31 +449,6 @@ async fn passwords_and_session_ids_never_reach_the_log() {
     }
 }
 
-/// Logs in with a fresh browser; returns its session cookie (`courrier=ID`).
-async fn fresh_session(app: &TestApp, acct: &crate::support::Account) -> String {
-    let client = bare_client();
-    let r = client
-        .get(format!("{}/login", app.base))
-        .send()
-        .await
-        .unwrap();
-    let anonymous = session_cookie(&r).unwrap();
-    let token = form_token(&r.text().await.unwrap());
-    let r = client
-        .post(format!("{}/login", app.base))
-        .header("cookie", anonymous)
-        .form(&[
-            ("email", acct.address.as_str()),
-            ("password", acct.password.as_str()),
-            ("csrf", token.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    session_cookie(&r).unwrap()
-}
-
 /// Rewrites the stored record of a session, as the passing of time would.
 async fn age_session(app: &TestApp, cookie: &str, change: impl FnOnce(&mut Record)) {
     let id: Id = cookie.split_once('=').unwrap().1.parse().unwrap();
@@ -537,7 +484,7 @@ async fn a_session_ends_when_idle_and_after_its_lifetime_however_active() {
 
     // Active, but logged in 12 hours and a minute ago: sent to the login page, told why, and the
     // password held for it is gone.
-    let session = fresh_session(&app, &acct).await;
+    let session = login_by_cookie(&app, &acct).await.1;
     assert_eq!(inbox(session.clone()).await.status(), StatusCode::OK);
     let key = pool_key(session.clone()).await;
     assert!(app.state.pool.knows(&key));
@@ -555,7 +502,7 @@ async fn a_session_ends_when_idle_and_after_its_lifetime_however_active() {
     assert_eq!(inbox(session).await.status(), StatusCode::SEE_OTHER);
 
     // Idle past its timeout: the id opens nothing, and the purge forgets it.
-    let session = fresh_session(&app, &acct).await;
+    let session = login_by_cookie(&app, &acct).await.1;
     assert_eq!(inbox(session.clone()).await.status(), StatusCode::OK);
     age_session(&app, &session, |r| {
         r.expiry_date = OffsetDateTime::now_utc() - tower_sessions::cookie::time::Duration::SECOND;

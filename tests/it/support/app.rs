@@ -134,6 +134,45 @@ impl TestApp {
     }
 }
 
+/// The `courrier` session cookie a response sets, as `name=value`.
+pub fn session_cookie(r: &Response) -> Option<String> {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("courrier="))
+        .map(|v| v.split(';').next().unwrap().to_owned())
+}
+
+/// Logs in through the form with a browser whose cookies the test handles itself: the cookie the
+/// login page set (before logging in) and the session cookie of the logged-in session.
+pub async fn login_by_cookie(app: &TestApp, acct: &Account) -> (String, String) {
+    let client = Client::builder()
+        .redirect(redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = client
+        .get(format!("{}/login", app.base))
+        .send()
+        .await
+        .unwrap();
+    let anonymous = session_cookie(&r).expect("the login page starts a session");
+    let token = form_token(&r.text().await.unwrap());
+    let r = client
+        .post(format!("{}/login", app.base))
+        .header("cookie", &anonymous)
+        .form(&[
+            ("email", acct.address.as_str()),
+            ("password", acct.password.as_str()),
+            ("csrf", token.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "logged in");
+    (anonymous, session_cookie(&r).expect("a session cookie"))
+}
+
 /// The CSRF token of the first form of a page (the login form's, or a logged-in page's).
 pub fn form_token(page: &str) -> String {
     let key = "name=\"csrf\" value=\"";
