@@ -188,6 +188,12 @@ async fn hostile_messages_run_no_script_and_reach_no_other_origin() {
     let mut problems = Vec::new();
     for remote in [false, true] {
         for (i, (name, _)) in messages.iter().enumerate() {
+            if remote && name.contains("many-images") {
+                // With remote content allowed, its 10,000 images are 10,000 requests through the
+                // recording proxy, a minute on a busy machine; the pass without remote content and
+                // the page test (which checks its HTML both ways) cover it.
+                continue;
+            }
             let before = proxy.seen.lock().unwrap().len();
             let url = format!(
                 "{}/mail/INBOX/{}{}",
