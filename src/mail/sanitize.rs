@@ -41,6 +41,9 @@ impl std::fmt::Display for SafeHtml {
     }
 }
 
+/// Most filtered style-sheet text for one message, all parts together.
+pub const MAX_MESSAGE_SHEET_BYTES: usize = 256 * 1024;
+
 /// A style sheet that has been through the filter of `stylesheet.rs`: printed unescaped inside a
 /// `<style>` element of the body frame (entities mean nothing there, so it cannot be escaped).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -55,9 +58,17 @@ impl SafeCss {
         self.0.is_empty()
     }
 
-    /// The sheets of several parts, in order.
+    /// The sheets of several parts, in order, while they fit in [`MAX_MESSAGE_SHEET_BYTES`]
+    /// together (each part's sheet is capped on its own; a message may have many parts).
     pub fn joined(parts: Vec<SafeCss>) -> SafeCss {
-        SafeCss(parts.into_iter().map(|p| p.0).collect::<Vec<_>>().concat())
+        let mut out = String::new();
+        for p in parts {
+            if out.len() + p.0.len() > MAX_MESSAGE_SHEET_BYTES {
+                break;
+            }
+            out.push_str(&p.0);
+        }
+        SafeCss(out)
     }
 }
 
@@ -428,7 +439,20 @@ fn filter_style(style: &str, _allow_remote: bool, had_remote: &AtomicBool) -> St
 pub(super) fn safe_declaration(decl: &str, had_remote: &AtomicBool) -> bool {
     let d = decl.to_ascii_lowercase();
     let compact: String = d.chars().filter(|c| !c.is_whitespace()).collect();
-    if compact.contains("url(") || compact.contains("image-set(") {
+    // Every CSS function that takes an image or a resource, whether or not an allowed property
+    // accepts one today.
+    if [
+        "url(",
+        "image-set(",
+        "image(",
+        "src(",
+        "cross-fade(",
+        "element(",
+        "paint(",
+    ]
+    .iter()
+    .any(|f| compact.contains(f))
+    {
         had_remote.store(true, Ordering::Relaxed);
         return false;
     }
