@@ -60,6 +60,20 @@ fn file(name: &str, ct: &str, bytes: Vec<u8>) -> Part {
         .unwrap()
 }
 
+/// The first message in the account's INBOX, as received (waits for it).
+async fn received(acct: &Account) -> String {
+    let mut probe = Probe::connect(acct).await;
+    let uids = probe.wait_for("INBOX", 1).await;
+    String::from_utf8(probe.fetch("INBOX", uids[0]).await).unwrap()
+}
+
+/// Lines of `text` that would be a header the injection tests try to add.
+fn injected_headers(text: &str) -> Vec<&str> {
+    text.lines()
+        .filter(|l| l.starts_with("X-Injected") || l.starts_with("Bcc"))
+        .collect()
+}
+
 async fn logged_in(tag: &str) -> (TestApp, Account) {
     let app = TestApp::start().await;
     let acct = new_account(tag);
@@ -286,16 +300,9 @@ async fn header_injection_through_the_form_is_impossible() {
         .text("body", "y")
         .text("action", "send");
     assert_eq!(post(&app, form).await.status(), StatusCode::SEE_OTHER);
-    let mut probe = Probe::connect(&bob).await;
-    let uids = probe.wait_for("INBOX", 1).await;
-    let raw = String::from_utf8(probe.fetch("INBOX", uids[0]).await).unwrap();
+    let raw = received(&bob).await;
     let headers = raw.split("\r\n\r\n").next().unwrap();
-    assert!(
-        !headers
-            .lines()
-            .any(|l| l.starts_with("X-Injected") || l.starts_with("Bcc")),
-        "{headers}"
-    );
+    assert!(injected_headers(headers).is_empty(), "{headers}");
     assert_eq!(
         parse_message(raw.as_bytes()).subject,
         "Hello Bcc: evil@elsewhere.test X-Injected: yes"
@@ -341,15 +348,9 @@ async fn the_sender_name_and_a_file_name_cannot_add_headers_either() {
         "{}",
         r.text().await.unwrap()
     );
-    let mut probe = Probe::connect(&bob).await;
-    let uids = probe.wait_for("INBOX", 1).await;
-    let raw = String::from_utf8(probe.fetch("INBOX", uids[0]).await).unwrap();
+    let raw = received(&bob).await;
     // No line of the message, in its header or in any part's header, is an injected header.
-    assert!(
-        !raw.lines()
-            .any(|l| l.starts_with("X-Injected") || l.starts_with("Bcc")),
-        "{raw}"
-    );
+    assert!(injected_headers(&raw).is_empty(), "{raw}");
     let got = parse_message(raw.as_bytes());
     let from = got.from[0].name.clone().unwrap_or_default();
     assert!(!from.contains('\n') && from.contains("Alice"), "{from:?}");

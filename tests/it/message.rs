@@ -29,6 +29,18 @@ async fn inbox_with(tag: &str, names: &[&str]) -> (TestApp, Account) {
     (app, acct)
 }
 
+/// A logged-in app whose INBOX holds one message written by the test (UID 1).
+async fn inbox_with_raw(tag: &str, raw: &str) -> TestApp {
+    let app = TestApp::start().await;
+    let acct = new_account(tag);
+    Probe::connect(&acct)
+        .await
+        .append("INBOX", "", raw.as_bytes())
+        .await;
+    app.login(&acct).await;
+    app
+}
+
 fn text(html: &str) -> String {
     html_escape::decode_html_entities(html).into_owned()
 }
@@ -429,9 +441,6 @@ async fn remote_content_can_be_allowed_for_one_sender_for_good() {
 
 #[tokio::test]
 async fn a_text_part_next_to_the_html_in_a_mixed_message_is_shown_too() {
-    let app = TestApp::start().await;
-    let acct = new_account("read-mixed");
-    let mut probe = Probe::connect(&acct).await;
     // A note typed above a forwarded HTML page, and a list footer added below it: three parts of a
     // multipart/mixed, none of them an alternative of another (desktop clients show all three).
     let raw = "From: Alice <alice@example.test>\r\nTo: Bob <bob@example.test>\r\n\
@@ -440,8 +449,7 @@ async fn a_text_part_next_to_the_html_in_a_mixed_message_is_shown_too() {
         --m\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nMARKER-MIXED-NOTE voir <ci-dessous> https://example.org/a\r\n\
         --m\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>MARKER-MIXED-HTML</p>\r\n\
         --m\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nMARKER-MIXED-FOOTER\r\n--m--\r\n";
-    probe.append("INBOX", "", raw.as_bytes()).await;
-    app.login(&acct).await;
+    let app = inbox_with_raw("read-mixed", raw).await;
     let body = app.get("/mail/INBOX/1/body").await.text().await.unwrap();
     let note = body.find("MARKER-MIXED-NOTE").expect("the note is shown");
     let html = body.find("MARKER-MIXED-HTML").expect("the HTML is shown");
@@ -464,17 +472,13 @@ async fn a_text_part_next_to_the_html_in_a_mixed_message_is_shown_too() {
 
 #[tokio::test]
 async fn links_that_lie_about_their_target_are_listed_above_the_message() {
-    let app = TestApp::start().await;
-    let acct = new_account("read-deceptive");
-    let mut probe = Probe::connect(&acct).await;
     let raw = "From: Banque <alerte@example.test>\r\nTo: Bob <bob@example.test>\r\n\
         Subject: Compte suspendu\r\nDate: Mon, 3 Nov 2026 10:00:00 +0100\r\nMessage-ID: <lie-1@example.test>\r\n\
         MIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n\
         <style>.deceptive-link, a + span { display: none !important }</style>\
         <p>Connectez-vous sur <a href=\"https://login.attacker.invalid/click/1\">https://www.mabanque.example/connexion</a>\
         ou <a href=\"https://www.mabanque.example/aide\">www.mabanque.example</a>.</p>\r\n";
-    probe.append("INBOX", "", raw.as_bytes()).await;
-    app.login(&acct).await;
+    let app = inbox_with_raw("read-deceptive", raw).await;
     let page = text(&app.page("/mail/INBOX/1").await);
     let notice = page
         .split("id=\"deceptive-links\"")
