@@ -110,8 +110,8 @@ pub struct DeceptiveLink {
     pub goes_to: String,
 }
 
-/// Most deceptive links listed for one message.
-const MAX_DECEPTIVE_LISTED: usize = 20;
+/// Most deceptive links listed for one message (per part here; the message page caps the sum).
+pub const MAX_DECEPTIVE_LISTED: usize = 20;
 
 const TAGS: &[&str] = &[
     "a",

@@ -265,6 +265,7 @@ async fn render_html(
             sheets.push(s.css);
             deceptive.extend(s.deceptive);
         }
+        deceptive.truncate(sanitize::MAX_DECEPTIVE_LISTED);
         Sanitized {
             html: SafeHtml::joined(pieces),
             css: SafeCss::joined(sheets),
