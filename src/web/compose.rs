@@ -384,6 +384,9 @@ async fn compose_post(
         // A file that could not be attached must not silently go missing from a sent message.
         "send" if !form.too_big.is_empty() || form.cut_short => finish(&state, &user, page).await,
         "send" => send(&state, &user, &mut form.fields, page).await,
+        // A draft cut short must not replace a whole one; the autosave script tries again.
+        "autosave" if form.cut_short => Ok(StatusCode::BAD_REQUEST.into_response()),
+        "save" if form.cut_short => finish(&state, &user, page).await,
         "save" | "autosave" if state.compose.is_sent(&form.fields.message_id) => {
             // A late autosave of a message already sent: nothing to keep.
             Ok(StatusCode::NO_CONTENT.into_response())

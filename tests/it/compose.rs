@@ -362,38 +362,64 @@ async fn the_sender_name_and_a_file_name_cannot_add_headers_either() {
     );
 }
 
-#[tokio::test]
-async fn a_form_that_arrives_cut_short_sends_nothing_and_says_so() {
-    let (app, _) = logged_in("cut-alice").await;
-    let bob = new_account("cut-bob");
-    let page = app.page("/compose").await;
-    // "send" arrives, then the connection drops in the middle of a file.
+/// A compose form posted as multipart whose connection drops in the middle of a file, after
+/// `fields` arrived.
+async fn post_cut_short(app: &TestApp, fields: &[(&str, String)]) -> reqwest::Response {
     let mut body = String::new();
-    let mut part = |name: &str, value: &str| {
+    for (name, value) in fields {
         body.push_str(&format!(
             "--XyZ\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
         ));
-    };
-    for name in ["csrf", "compose_id", "message_id"] {
-        part(name, &field(&page, name));
     }
-    part("to", &bob.address);
-    part("subject", "Coupé en route");
-    part("body", "Un texte à ne pas perdre.");
-    part("action", "send");
     body.push_str(
         "--XyZ\r\nContent-Disposition: form-data; name=\"files\"; filename=\"a.txt\"\r\n\
          Content-Type: text/plain\r\n\r\nthe first half of a file",
     );
-    let r = app
-        .client
+    app.client
         .post(format!("{}/compose", app.base))
         .header("accept-language", "en")
         .header("content-type", "multipart/form-data; boundary=XyZ")
         .body(body)
         .send()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_form_that_arrives_cut_short_sends_nothing_and_says_so() {
+    let (app, alice) = logged_in("cut-alice").await;
+    let bob = new_account("cut-bob");
+    let page = app.page("/compose").await;
+    let form = |body: &str, action: &str| -> Vec<(&'static str, String)> {
+        let mut f: Vec<(&'static str, String)> = ["csrf", "compose_id", "message_id"]
+            .into_iter()
+            .map(|n| (n, field(&page, n)))
+            .collect();
+        f.extend([
+            ("to", bob.address.clone()),
+            ("subject", "Coupé en route".to_owned()),
+            ("body", body.to_owned()),
+            ("action", action.to_owned()),
+        ]);
+        f
+    };
+    // The draft saved whole...
+    let mut whole = Form::new();
+    for (name, value) in form("Le texte complet.", "save") {
+        whole = whole.text(name, value);
+    }
+    assert_eq!(post(&app, whole).await.status(), StatusCode::OK);
+    let mut probe = Probe::connect(&alice).await;
+    let drafts = probe.wait_for("Drafts", 1).await;
+    // ...is not replaced by an autosave cut short (the script tries again later).
+    let r = post_cut_short(&app, &form("Le tex", "autosave")).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(probe.uids("Drafts").await, drafts, "the draft is untouched");
+    let raw = String::from_utf8(probe.fetch("Drafts", drafts[0]).await).unwrap();
+    assert!(raw.contains("Le texte complet."), "{raw}");
+
+    // "send" arrived, the file did not: nothing is sent, the user is told, the text comes back.
+    let r = post_cut_short(&app, &form("Le texte complet.", "send")).await;
     assert_eq!(r.status(), StatusCode::OK, "the form comes back");
     let page = html_escape::decode_html_entities(&r.text().await.unwrap()).into_owned();
     assert!(
@@ -404,10 +430,7 @@ async fn a_form_that_arrives_cut_short_sends_nothing_and_says_so() {
         page.contains("value=\"Coupé en route\""),
         "the subject is kept"
     );
-    assert!(
-        page.contains("Un texte à ne pas perdre."),
-        "the text is kept"
-    );
+    assert!(page.contains("Le texte complet."), "the text is kept");
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     let mut probe = Probe::connect(&bob).await;
     assert!(probe.uids("INBOX").await.is_empty(), "nothing was sent");
