@@ -81,7 +81,11 @@ fn rules(css: &str, top: bool, had_remote: &AtomicBool, out: &mut String, kept: 
         };
         if let Some(at_rule) = prelude.strip_prefix('@') {
             let lower = at_rule.to_ascii_lowercase();
-            let Some(query) = lower.strip_prefix("media") else {
+            // `@media` followed by its query; `@mediascreen` is an unknown rule to the browser.
+            let media = lower
+                .strip_prefix("media")
+                .filter(|q| q.starts_with(|c: char| c.is_ascii_whitespace() || c == '('));
+            let Some(query) = media else {
                 // @font-face (remote fonts), @keyframes, @supports, @page...
                 if block.to_ascii_lowercase().contains("url(") {
                     had_remote.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -338,6 +342,10 @@ mod tests {
             ".a { font-family: \"x }\n.b { background: url(//attacker.invalid/x) }\n.c { color: green }",
         );
         assert!(!out.contains("attacker"), "{out}");
+        // An at-rule that only starts like @media is not one.
+        let (out, _) =
+            filter("@mediascreen { p { color: red } } @media(min-width:1px) { p { color: blue } }");
+        assert_eq!(out, "@media (min-width:1px) {\np { color: blue }\n}\n");
         // Nested at-rules and unknown ones are not kept.
         let (out, _) = filter(
             "@media screen { @media print { p { color: red } } } @supports (display:grid) { p { color: red } }",
