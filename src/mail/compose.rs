@@ -438,9 +438,17 @@ pub fn reply_recipients(
     (to, cc)
 }
 
-fn addr_to_mailbox(a: &Addr) -> Option<Mailbox> {
-    let address = a.address.as_deref()?.parse().ok()?;
-    let name = a.name.as_deref().map(one_line).filter(|n| !n.is_empty());
+/// The mailbox to write to for an address read from a message: its addr-spec as it was on the wire
+/// (never text decoded from an encoded-word), and its name only when the name is not pretending to
+/// be another address (a reply to `"support@bank.example" <x@attacker.test>` shows x@attacker.test).
+pub fn addr_to_mailbox(a: &Addr) -> Option<Mailbox> {
+    let address = a.addr_spec()?.parse().ok()?;
+    let name = a
+        .name
+        .as_deref()
+        .filter(|_| !a.is_deceptive())
+        .map(one_line)
+        .filter(|n| !n.is_empty());
     Some(Mailbox::new(name, address))
 }
 
@@ -471,10 +479,7 @@ mod tests {
     fn view(from: &[(&str, &str)], to: &[(&str, &str)], cc: &[(&str, &str)]) -> MessageView {
         let a = |l: &[(&str, &str)]| {
             l.iter()
-                .map(|(n, ad)| Addr {
-                    name: (!n.is_empty()).then(|| n.to_string()),
-                    address: Some(ad.to_string()),
-                })
+                .map(|(n, ad)| Addr::new((!n.is_empty()).then_some(*n), ad))
                 .collect()
         };
         let mut v = crate::mail::parse::parse_message(b"From: x@y.z\r\n\r\nx");

@@ -6,7 +6,9 @@
 //! server's hierarchy delimiter); its IMAP wire form (modified UTF-7) is computed at the protocol edge.
 
 pub mod account;
+pub mod address;
 pub mod compose;
+pub mod display;
 pub mod imap;
 pub mod local;
 pub mod mailbox;
@@ -131,10 +133,13 @@ impl FolderName {
         FolderName("INBOX".into())
     }
 
-    /// Builds a folder name from user input (a URL path segment). Control characters can never be part of
-    /// a folder name and would otherwise reach the protocol, so they are refused here.
+    /// Builds a folder name from a URL path segment or a server's list. A server may hold names with
+    /// characters no one would type (Dovecot accepts C1 controls and direction marks), and they must
+    /// stay reachable: on the wire every name is modified UTF-7, where such characters are encoded,
+    /// so only NUL, which no server accepts, is refused. New names are checked more strictly where
+    /// folders are created; shown names go through `display::clean`.
     pub fn new(name: &str) -> Option<Self> {
-        if name.is_empty() || name.chars().any(|c| c.is_control()) {
+        if name.is_empty() || name.contains('\0') {
             return None;
         }
         if name.eq_ignore_ascii_case("INBOX") {
@@ -269,9 +274,9 @@ impl Flags {
 #[derive(Clone, Debug)]
 pub struct MessageSummary {
     pub uid: Uid,
-    /// Display name of the sender, or their address when there is no name.
-    pub from: String,
-    pub from_address: String,
+    /// The first mailbox of From, as `address` reads it.
+    pub from: address::Addr,
+    /// Decoded and cleaned (see `display::clean`).
     pub subject: String,
     /// Seconds since the epoch: the Date header, or the server's arrival time when that is missing.
     pub date: Option<i64>,
@@ -387,7 +392,8 @@ mod tests {
 
     #[test]
     fn folder_names_refuse_control_characters() {
-        assert!(FolderName::new("a\r\nb").is_none());
+        assert!(FolderName::new("a\0b").is_none());
+        assert_eq!(FolderName::new("c1\u{85}x").unwrap().as_str(), "c1\u{85}x");
         assert!(FolderName::new("").is_none());
         assert!(FolderName::new("inbox").unwrap().is_inbox());
         assert_eq!(FolderName::new("Été/2025").unwrap().as_str(), "Été/2025");

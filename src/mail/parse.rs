@@ -6,27 +6,11 @@
 
 use std::collections::HashMap;
 
-use mail_parser::{Address, MessageParser, MessagePart, MimeHeaders, PartType};
+use mail_parser::{MessageParser, MessagePart, MimeHeaders, PartType};
 
-use super::Section;
+use super::{Section, address, display};
 
-/// One address from a header, decoded.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Addr {
-    pub name: Option<String>,
-    pub address: Option<String>,
-}
-
-impl Addr {
-    /// The name, or the address when there is no name.
-    pub fn display(&self) -> String {
-        match (&self.name, &self.address) {
-            (Some(n), _) if !n.trim().is_empty() => n.clone(),
-            (_, Some(a)) => a.clone(),
-            _ => String::new(),
-        }
-    }
-}
+pub use super::address::Addr;
 
 /// The body chosen for display.
 #[derive(Clone, Debug)]
@@ -42,7 +26,8 @@ pub enum Body {
 #[derive(Clone, Debug)]
 pub struct Attachment {
     pub section: Section,
-    /// The filename from the message (possibly hostile: sanitise before using it in a header).
+    /// The filename from the message, made safe by `display::filename` (the same name the
+    /// download gets).
     pub filename: String,
     pub content_type: String,
     /// Decoded size in bytes.
@@ -59,8 +44,11 @@ pub struct InlineImage {
 /// Everything the message page shows.
 #[derive(Clone, Debug)]
 pub struct MessageView {
+    /// Decoded and cleaned (see `display::clean`), like every string here a reader sees.
     pub subject: String,
     pub from: Vec<Addr>,
+    /// Who sent it on the author's behalf (RFC 5322 section 3.6.2), when a Sender header is there.
+    pub sender: Vec<Addr>,
     pub to: Vec<Addr>,
     pub cc: Vec<Addr>,
     pub reply_to: Vec<Addr>,
@@ -143,7 +131,7 @@ fn parse_for_compose_unguarded(raw: &[u8]) -> ComposeSource {
             let ct = content_type_of(p);
             let name = p
                 .attachment_name()
-                .map(str::to_owned)
+                .map(display::filename)
                 .unwrap_or_else(|| format!("attachment{}", default_extension(&ct)));
             let bytes = match &p.body {
                 PartType::Message(_) => raw
@@ -157,7 +145,7 @@ fn parse_for_compose_unguarded(raw: &[u8]) -> ComposeSource {
         .collect();
     ComposeSource {
         text: msg.body_text(0).map(|t| t.into_owned()).unwrap_or_default(),
-        bcc: addrs(msg.bcc()),
+        bcc: addrs(&msg, raw, "Bcc"),
         in_reply_to: ids(msg.in_reply_to()),
         references: ids(msg.references()),
         attachments,
@@ -202,6 +190,7 @@ fn raw_view(raw: &[u8]) -> MessageView {
     MessageView {
         subject: String::new(),
         from: vec![],
+        sender: vec![],
         to: vec![],
         cc: vec![],
         reply_to: vec![],
@@ -320,11 +309,11 @@ fn parse_message_unguarded(raw: &[u8]) -> MessageView {
         }
         let filename = part
             .attachment_name()
-            .map(str::to_owned)
+            .map(display::filename)
             .or_else(|| {
                 part.message()
                     .and_then(|m| m.subject())
-                    .map(|s| format!("{s}.eml"))
+                    .map(|s| display::filename(&format!("{s}.eml")))
             })
             .unwrap_or_else(|| format!("part-{section}{}", default_extension(&content_type)));
         attachments.push(Attachment {
@@ -337,11 +326,12 @@ fn parse_message_unguarded(raw: &[u8]) -> MessageView {
 
     let malformed = looks_malformed(&msg, raw);
     MessageView {
-        subject: msg.subject().unwrap_or("").to_owned(),
-        from: addrs(msg.from()),
-        to: addrs(msg.to()),
-        cc: addrs(msg.cc()),
-        reply_to: addrs(msg.reply_to()),
+        subject: display::clean(msg.subject().unwrap_or("")),
+        from: addrs(&msg, raw, "From"),
+        sender: addrs(&msg, raw, "Sender"),
+        to: addrs(&msg, raw, "To"),
+        cc: addrs(&msg, raw, "Cc"),
+        reply_to: addrs(&msg, raw, "Reply-To"),
         date: msg.date().map(|d| d.to_timestamp()),
         message_id: msg.message_id().map(str::to_owned),
         body,
@@ -395,7 +385,7 @@ pub fn decode_part(mime_headers: &[u8], encoded_body: &[u8]) -> PartContent {
             let root = m.root_part();
             (
                 content_type_of(root),
-                root.attachment_name().map(str::to_owned),
+                root.attachment_name().map(display::filename),
                 root.content_transfer_encoding()
                     .map(|e| e.to_ascii_lowercase()),
             )
@@ -461,12 +451,12 @@ fn text_contains_all_unguarded(raw: &[u8], words: &[String]) -> bool {
     };
     let mut text = String::new();
     text.push_str(msg.subject().unwrap_or(""));
-    for a in [msg.from(), msg.to(), msg.cc()] {
-        for x in addrs(a) {
+    for h in ["From", "To", "Cc"] {
+        for x in addrs(&msg, raw, h) {
             text.push('\n');
             text.push_str(x.name.as_deref().unwrap_or(""));
             text.push(' ');
-            text.push_str(x.address.as_deref().unwrap_or(""));
+            text.push_str(&x.address);
         }
     }
     for i in 0..msg.text_body.len() {
@@ -489,7 +479,9 @@ fn text_contains_all_unguarded(raw: &[u8], words: &[String]) -> bool {
 /// Decoded header fields of a message list line (from a `HEADER.FIELDS` fetch).
 #[derive(Clone, Debug, Default)]
 pub struct ListHeaders {
+    /// The first mailbox of From.
     pub from: Addr,
+    /// Decoded and cleaned.
     pub subject: String,
     pub date: Option<i64>,
     pub has_attachment: bool,
@@ -508,20 +500,25 @@ pub fn parse_list_headers(raw: &[u8]) -> ListHeaders {
             || matches!(main.as_str(), "application" | "image" | "audio" | "video")
     });
     ListHeaders {
-        from: addrs(msg.from()).into_iter().next().unwrap_or_default(),
-        subject: msg.subject().unwrap_or("").to_owned(),
+        from: addrs(&msg, raw, "From")
+            .into_iter()
+            .next()
+            .unwrap_or_default(),
+        subject: display::clean(msg.subject().unwrap_or("")),
         date: msg.date().map(|d| d.to_timestamp()),
         has_attachment,
     }
 }
 
-fn addrs(a: Option<&Address>) -> Vec<Addr> {
-    let Some(a) = a else { return vec![] };
-    a.iter()
-        .map(|x| Addr {
-            name: x.name().map(str::to_owned),
-            address: x.address().map(str::to_owned),
-        })
+/// The mailboxes of every `name` header of the message, read from the header as it is on the wire
+/// (see `address`: encoded-words are decoded in display names only).
+fn addrs(msg: &mail_parser::Message, raw: &[u8], name: &str) -> Vec<Addr> {
+    msg.headers()
+        .iter()
+        .filter(|h| h.name.as_str().eq_ignore_ascii_case(name))
+        .filter_map(|h| raw.get(h.offset_start as usize..h.offset_end as usize))
+        .flat_map(|v| address::parse_list(&String::from_utf8_lossy(v)))
+        .take(address::MAX_MAILBOXES)
         .collect()
 }
 

@@ -581,18 +581,30 @@ fn strip_tags(html: &str) -> String {
     out
 }
 
-/// The host a link really goes to, when its text shows a different one.
+/// The host a link really goes to, when its text shows a different one, or when that host imitates
+/// another in look-alike letters (then the host, as the warning shows it, is in punycode, as a
+/// browser's address bar would show it).
 fn deceptive(href: &str, text: &str) -> Option<String> {
     let target = host_of(href.trim().split_once("://")?.1)?;
+    let shown_target = super::display::domain(&target);
+    if shown_target != target {
+        return Some(shown_target);
+    }
     let text = text.trim();
     let shown = match text.split_once("://") {
         Some((_, rest)) => rest,
         None if looks_like_domain(text) => text,
         None => return None,
     };
-    let shown = host_of(shown)?;
-    let same = shown == target || target.ends_with(&format!(".{shown}"));
-    (!same).then_some(target)
+    let shown = ascii_host(&host_of(shown)?);
+    let ascii_target = ascii_host(&target);
+    let same = shown == ascii_target || ascii_target.ends_with(&format!(".{shown}"));
+    (!same).then_some(shown_target)
+}
+
+/// A host compared as DNS does: an IDN in its ASCII form.
+fn ascii_host(host: &str) -> String {
+    idna::domain_to_ascii(host).unwrap_or_else(|_| host.to_owned())
 }
 
 /// The lower-cased host of `host[:port][/path...]`, without `user@` or a leading `www.`.
@@ -1004,6 +1016,37 @@ mod tests {
         let label =
             flag(r#"<a href="https://evil.example/">x.org</a>"#.replace("x.org", "b.org").as_str());
         assert!(label.contains("deceptive-link"));
+    }
+
+    #[test]
+    fn homograph_link_hosts_are_flagged_in_punycode() {
+        let flag = |html: &str| {
+            sanitize_html(
+                html,
+                HtmlPolicy {
+                    link_warning: "goes to".into(),
+                    ..HtmlPolicy::default()
+                },
+            )
+            .deceptive
+        };
+        // Cyrillic letters that read as "apple.example", behind a link that says apple.example.
+        let found = flag(
+            "<a href=\"https://\u{430}\u{440}\u{440}\u{4cf}\u{435}.example/\">apple.example</a>",
+        );
+        assert_eq!(found.len(), 1);
+        assert!(found[0].goes_to.starts_with("xn--"), "{:?}", found[0]);
+        // Even when the text shows the same look-alike host.
+        let found =
+            flag("<a href=\"https://p\u{430}ypal.example/\">https://p\u{430}ypal.example/</a>");
+        assert!(found[0].goes_to.starts_with("xn--"), "{:?}", found[0]);
+        // A real IDN link, written as Unicode on one side and punycode on the other, is fine.
+        assert!(
+            flag("<a href=\"https://xn--bcher-kva.example/\">b\u{fc}cher.example</a>").is_empty()
+        );
+        assert!(
+            flag("<a href=\"https://b\u{fc}cher.example/\">b\u{fc}cher.example</a>").is_empty()
+        );
     }
 
     #[test]

@@ -199,7 +199,7 @@ async fn from_original(
     let v = &src.view;
     let date = v.date.map(|d| lang.format_full_date(d)).unwrap_or_default();
     let author = v.from.first().map(Addr::display).unwrap_or_default();
-    f.original_folder = folder.to_string();
+    f.original_folder = urls::folder_key(&folder);
     f.original_uid = uid.to_string();
     match mode {
         "reply" | "reply-all" => {
@@ -277,13 +277,12 @@ async fn resume_draft(
     let raw = user.mail.raw(&drafts, uid).await?;
     let src = parse_for_compose(&raw);
     let v = &src.view;
+    // What the user wrote: a recipient that is not an address stays as typed, to be corrected.
     let list = |a: &[Addr]| {
         a.iter()
-            .map(|x| match (&x.name, &x.address) {
-                (Some(n), Some(ad)) if !n.is_empty() => {
-                    format!("\"{}\" <{ad}>", n.replace('"', ""))
-                }
-                _ => x.display(),
+            .map(|x| match compose::addr_to_mailbox(x) {
+                Some(m) => m.to_string(),
+                None => x.address.clone(),
             })
             .collect::<Vec<_>>()
             .join(", ")
@@ -512,7 +511,7 @@ async fn send(
 }
 
 fn original_of(f: &Fields) -> Option<Original> {
-    let folder = FolderName::new(&f.original_folder)?;
+    let folder = urls::folder_from_key(&f.original_folder)?;
     let uid = f.original_uid.parse().ok().filter(|u| *u > 0)?;
     let flag = match f.original_flag.as_str() {
         "answered" => "\\Answered",

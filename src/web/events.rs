@@ -15,12 +15,14 @@ use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::app::AppState;
+use crate::i18n::Lang;
 use crate::mail::FolderName;
 use crate::mail::imap::watch::MailEvent;
 use crate::mail::mailbox::Mailbox;
 use crate::web::error::WebError;
 use crate::web::extract::CurrentUser;
 use crate::web::urls;
+use crate::web::view::{AddrView, LIST_TEXT, SubjectView};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new().route("/events", get(events_get))
@@ -38,7 +40,7 @@ async fn events_get(
 ) -> Result<Response, WebError> {
     let key = user.user.pool_key.clone();
     let mut folders = vec![FolderName::inbox()];
-    if let Some(f) = q.folder.as_deref().and_then(FolderName::new)
+    if let Some(f) = q.folder.as_deref().and_then(urls::folder_from_key)
         && !f.is_inbox()
     {
         folders.push(f);
@@ -56,8 +58,9 @@ async fn events_get(
         known.extend(last);
     }
     // A tab joining running watchers first gets their current state.
-    let first = futures::stream::iter(known.into_iter().map(|ev| Ok(to_sse(&ev))));
-    let stream = first.chain(events(receivers));
+    let lang = user.lang;
+    let first = futures::stream::iter(known.into_iter().map(move |ev| Ok(to_sse(lang, &ev))));
+    let stream = first.chain(events(lang, receivers));
     Ok(Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response())
@@ -65,9 +68,10 @@ async fn events_get(
 
 /// The events of all the receivers, as they come, until every watcher has stopped.
 fn events(
+    lang: Lang,
     receivers: Vec<tokio::sync::broadcast::Receiver<MailEvent>>,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
-    futures::stream::unfold(receivers, |mut receivers| async move {
+    futures::stream::unfold(receivers, move |mut receivers| async move {
         loop {
             if receivers.is_empty() {
                 return None;
@@ -75,7 +79,7 @@ fn events(
             let (result, index, _) =
                 futures::future::select_all(receivers.iter_mut().map(|r| Box::pin(r.recv()))).await;
             match result {
-                Ok(ev) => return Some((Ok(to_sse(&ev)), receivers)),
+                Ok(ev) => return Some((Ok(to_sse(lang, &ev)), receivers)),
                 // A slow tab missed some events: the next one carries the current counts anyway.
                 Err(RecvError::Lagged(_)) => continue,
                 Err(RecvError::Closed) => {
@@ -86,20 +90,22 @@ fn events(
     })
 }
 
-fn to_sse(ev: &MailEvent) -> Event {
+/// One event as the page's script reads it. What becomes a desktop notification is worded here, as
+/// the list shows it: a sender whose name shows another address carries the real one.
+fn to_sse(lang: Lang, ev: &MailEvent) -> Event {
     let arrived: Vec<serde_json::Value> = ev
         .arrived
         .iter()
         .map(|m| {
             serde_json::json!({
-                "from": if m.from.is_empty() { &m.from_address } else { &m.from },
-                "subject": m.subject,
+                "from": AddrView::of(lang, &m.from, LIST_TEXT, true).plain(),
+                "subject": SubjectView::of(lang, &m.subject, 2 * LIST_TEXT).text,
                 "url": urls::message(&ev.folder, m.uid),
             })
         })
         .collect();
     let data = serde_json::json!({
-        "folder": ev.folder.as_str(),
+        "folder": urls::folder_key(&ev.folder),
         "url": urls::folder(&ev.folder),
         "messages": ev.messages,
         "unseen": ev.unseen,

@@ -27,6 +27,7 @@ pub(crate) fn routes() -> Router<AppState> {
 }
 
 struct Row {
+    /// The folder as forms name it (`urls::folder_key`).
     name: String,
     label: String,
     leaf: String,
@@ -56,9 +57,9 @@ async fn folders_get(user: CurrentUser) -> Result<Response, WebError> {
         .folders
         .iter()
         .map(|f| Row {
-            name: f.name.to_string(),
+            name: urls::folder_key(&f.name),
             label: display_name(lang, f),
-            leaf: f.leaf.clone(),
+            leaf: crate::mail::display::clean(&f.leaf),
             indent: f.depth.min(8) * 2,
             url: urls::folder(&f.name),
             count: f.messages.map(|m| m.to_string()).unwrap_or_default(),
@@ -74,7 +75,7 @@ async fn folders_get(user: CurrentUser) -> Result<Response, WebError> {
         .map(|f| {
             let indent = "\u{a0}\u{a0}".repeat(f.depth);
             (
-                f.name.to_string(),
+                urls::folder_key(&f.name),
                 format!("{indent}{}", display_name(lang, f)),
             )
         })
@@ -85,6 +86,11 @@ async fn folders_get(user: CurrentUser) -> Result<Response, WebError> {
         parents,
         rows,
     }))
+}
+
+/// A folder's path as a notice shows it.
+fn shown(f: &FolderName) -> String {
+    crate::mail::display::clean(f.as_str())
 }
 
 fn field<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
@@ -135,36 +141,36 @@ fn folder_error(lang: Lang, e: &FolderError) -> String {
 async fn create_post(user: CurrentUser, body: Bytes) -> Result<Response, WebError> {
     let pairs = user.checked_form(&body)?;
     let name = field(&pairs, "name").to_owned();
-    let parent = FolderName::new(field(&pairs, "parent"));
+    let parent = urls::folder_from_key(field(&pairs, "parent"));
     let lang = user.lang;
     let result = word(lang, user.mail.create_folder(parent, name).await, |n| {
-        lang.t_args("folders-created", &[("name", n.to_string())])
+        lang.t_args("folders-created", &[("name", shown(&n))])
     });
     report(&user, result).await
 }
 
 async fn rename_post(user: CurrentUser, body: Bytes) -> Result<Response, WebError> {
     let pairs = user.checked_form(&body)?;
-    let folder = FolderName::new(field(&pairs, "folder")).ok_or(WebError::FolderNotFound)?;
+    let folder = urls::folder_from_key(field(&pairs, "folder")).ok_or(WebError::FolderNotFound)?;
     let name = field(&pairs, "name").to_owned();
     let lang = user.lang;
     let result = word(lang, user.mail.rename_folder(folder, name).await, |n| {
-        lang.t_args("folders-renamed", &[("name", n.to_string())])
+        lang.t_args("folders-renamed", &[("name", shown(&n))])
     });
     report(&user, result).await
 }
 
 async fn delete_post(user: CurrentUser, body: Bytes) -> Result<Response, WebError> {
     let pairs = user.checked_form(&body)?;
-    let folder = FolderName::new(field(&pairs, "folder")).ok_or(WebError::FolderNotFound)?;
+    let folder = urls::folder_from_key(field(&pairs, "folder")).ok_or(WebError::FolderNotFound)?;
     let lang = user.lang;
     if field(&pairs, "confirm") != "1" {
         return Ok(render(&ConfirmPage {
             ctx: PageCtx::user(&user, lang.t("confirm-title")),
-            question: lang.t_args("confirm-delete-folder", &[("folder", folder.to_string())]),
+            question: lang.t_args("confirm-delete-folder", &[("folder", shown(&folder))]),
             action_url: "/folders/delete".into(),
             cancel_url: urls::FOLDERS.into(),
-            fields: vec![("folder".into(), folder.to_string())],
+            fields: vec![("folder".into(), urls::folder_key(&folder))],
         }));
     }
     let result = word(lang, user.mail.delete_folder(folder).await, |_| {
@@ -175,7 +181,7 @@ async fn delete_post(user: CurrentUser, body: Bytes) -> Result<Response, WebErro
 
 async fn subscribe_post(user: CurrentUser, body: Bytes) -> Result<Response, WebError> {
     let pairs = user.checked_form(&body)?;
-    let folder = FolderName::new(field(&pairs, "folder")).ok_or(WebError::FolderNotFound)?;
+    let folder = urls::folder_from_key(field(&pairs, "folder")).ok_or(WebError::FolderNotFound)?;
     let on = field(&pairs, "subscribed") == "1";
     let lang = user.lang;
     let result = word(lang, user.mail.set_subscribed(folder, on).await, |_| {

@@ -17,7 +17,8 @@ use crate::web::error::{WebError, redirect};
 use crate::web::extract::CurrentUser;
 use crate::web::urls;
 use crate::web::view::{
-    ConfirmPage, FolderKind, PageCtx, Sidebar, folder_title, move_targets, render, role_of, sidebar,
+    AddrView, ConfirmPage, FolderKind, LIST_TEXT, PageCtx, Sidebar, SubjectView, folder_title,
+    move_targets, render, role_of, sidebar,
 };
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -31,8 +32,7 @@ pub(crate) fn routes() -> Router<AppState> {
 struct Row {
     uid: u32,
     url: String,
-    from: String,
-    from_address: String,
+    from: AddrView,
     subject: String,
     date: String,
     size: String,
@@ -276,7 +276,7 @@ async fn mailbox_get(
     let title = folder_title(lang, &folders.folders, &folder);
     let mut ctx = PageCtx::user(&user, title.clone());
     ctx.flash = user.take_flash().await;
-    ctx.live_folder = Some(folder.to_string());
+    ctx.live_folder = Some(urls::folder_key(&folder));
     let kind = FolderKind::of(&folders.folders, &folder);
     let view = MailboxPage {
         ctx,
@@ -372,17 +372,8 @@ fn row(
     Row {
         uid: m.uid.0,
         url: urls::message(folder, m.uid),
-        from: if m.from.is_empty() {
-            m.from_address.clone()
-        } else {
-            m.from.clone()
-        },
-        from_address: m.from_address.clone(),
-        subject: if m.subject.trim().is_empty() {
-            lang.t("no-subject")
-        } else {
-            m.subject.clone()
-        },
+        from: AddrView::of(lang, &m.from, LIST_TEXT, true),
+        subject: SubjectView::of(lang, &m.subject, 2 * LIST_TEXT).text,
         date: m
             .date
             .map(|d| lang.format_list_date(d, now))
@@ -434,7 +425,7 @@ async fn actions_post(
         },
         "move" => Action::MoveTo(
             get("target")
-                .and_then(FolderName::new)
+                .and_then(urls::folder_from_key)
                 .ok_or_else(|| WebError::BadRequest("move without a target".into()))?,
         ),
         other => return Err(WebError::BadRequest(format!("unknown action {other:?}"))),

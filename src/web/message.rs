@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::app::AppState;
-use crate::mail::parse::{Addr, Body, MessageView, parse_message};
+use crate::mail::parse::{Body, MessageView, parse_message};
 use crate::mail::sanitize::{self, DeceptiveLink, HtmlPolicy, SafeCss, SafeHtml, Sanitized};
 use crate::mail::{FolderName, Section, Uid};
 use crate::web::error::WebError;
@@ -21,7 +21,8 @@ use crate::web::extract::CurrentUser;
 use crate::web::mailbox::folder_from_path;
 use crate::web::urls;
 use crate::web::view::{
-    FolderKind, PageCtx, Sidebar, folder_title, move_targets, render, role_of, sidebar,
+    AddrListView, FolderKind, PAGE_TEXT, PageCtx, Sidebar, SubjectView, folder_title, move_targets,
+    render, role_of, sidebar,
 };
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -53,11 +54,12 @@ struct MessagePage {
     sidebar: Sidebar,
     folder_url: String,
     back_label: String,
-    subject: String,
-    from: String,
-    to: String,
-    cc: String,
-    reply_to: String,
+    subject: SubjectView,
+    from: AddrListView,
+    sender_header: AddrListView,
+    to: AddrListView,
+    cc: AddrListView,
+    reply_to: AddrListView,
     date: String,
     body: BodyView,
     attachments: Vec<AttachmentRow>,
@@ -113,7 +115,7 @@ fn parse_target(folder: &str, uid: &str) -> Result<(FolderName, Uid), WebError> 
 
 /// The sender's address, when the user chose to always show remote content from it.
 async fn trusted_sender(state: &AppState, user: &CurrentUser, msg: &MessageView) -> bool {
-    let Some(sender) = msg.from.first().and_then(|a| a.address.as_deref()) else {
+    let Some(sender) = msg.from.first().and_then(|a| a.addr_spec()) else {
         return false;
     };
     state
@@ -160,23 +162,20 @@ async fn message_get(
     let title = folder_title(lang, &folders.folders, &folder);
     let in_drafts = role_of(&folders.folders, &folder) == Some(crate::mail::SpecialUse::Drafts);
     let kind = FolderKind::of(&folders.folders, &folder);
-    let subject = if msg.subject.trim().is_empty() {
-        lang.t("no-subject")
-    } else {
-        msg.subject.clone()
-    };
-    let mut ctx = PageCtx::user(&user, subject.clone());
-    ctx.live_folder = Some(folder.to_string());
+    let subject = SubjectView::of(lang, &msg.subject, PAGE_TEXT);
+    let mut ctx = PageCtx::user(&user, SubjectView::of(lang, &msg.subject, 100).text);
+    ctx.live_folder = Some(urls::folder_key(&folder));
     let view = MessagePage {
         ctx,
         sidebar: sidebar(lang, &folders, &folder),
         folder_url: urls::folder(&folder),
         back_label: lang.t_args("back-to-folder", &[("folder", title)]),
         subject,
-        from: addr_list(&msg.from),
-        to: addr_list(&msg.to),
-        cc: addr_list(&msg.cc),
-        reply_to: addr_list(&msg.reply_to),
+        from: AddrListView::of(lang, &msg.from, true),
+        sender_header: AddrListView::of(lang, &other_sender(&msg), true),
+        to: AddrListView::of(lang, &msg.to, false),
+        cc: AddrListView::of(lang, &msg.cc, false),
+        reply_to: AddrListView::of(lang, &msg.reply_to, true),
         date: msg
             .date
             .map(|d| lang.format_full_date(d))
@@ -187,7 +186,7 @@ async fn message_get(
             .iter()
             .map(|a| AttachmentRow {
                 url: urls::part(&folder, uid, &a.section),
-                name: safe_filename(&a.filename),
+                name: a.filename.clone(),
                 content_type: a.content_type.clone(),
                 size: lang.format_size(a.size as u64),
             })
@@ -197,8 +196,9 @@ async fn message_get(
         sender: msg
             .from
             .first()
-            .and_then(|a| a.address.clone())
-            .unwrap_or_default(),
+            .and_then(|a| a.addr_spec())
+            .unwrap_or_default()
+            .to_owned(),
         trust_url: urls::TRUST_SENDER,
         this_url: urls::message(&folder, uid),
         malformed: msg.malformed,
@@ -219,6 +219,20 @@ async fn message_get(
         move_targets: move_targets(lang, &folders.folders, &folder),
     };
     Ok(render(&view))
+}
+
+/// The Sender header's mailboxes, when they are not the author's own: someone sending on another's
+/// behalf (a list, an assistant, or an impostor using a real From) is shown, as desktop clients do.
+fn other_sender(msg: &MessageView) -> Vec<crate::mail::address::Addr> {
+    msg.sender
+        .iter()
+        .filter(|s| {
+            !msg.from
+                .iter()
+                .any(|f| f.valid && s.valid && f.address.eq_ignore_ascii_case(&s.address))
+        })
+        .cloned()
+        .collect()
 }
 
 /// How long sanitising one body may take before the page shows its text instead.
@@ -282,18 +296,6 @@ async fn render_html(
     }
 }
 
-/// `Name <address>, …` as one line of text (escaped by the template).
-fn addr_list(addrs: &[Addr]) -> String {
-    addrs
-        .iter()
-        .map(|a| match (&a.name, &a.address) {
-            (Some(n), Some(ad)) if !n.trim().is_empty() => format!("{n} <{ad}>"),
-            _ => a.display(),
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 async fn body_get(
     user: CurrentUser,
     State(state): State<AppState>,
@@ -346,7 +348,8 @@ async fn part_get(
     let (folder, uid) = parse_target(&folder, &uid)?;
     let section = Section::parse(&section).ok_or(WebError::PartNotFound)?;
     let part = user.mail.part(&folder, uid, &section).await?;
-    let filename = safe_filename(part.filename.as_deref().unwrap_or("attachment"));
+    // Made safe by `display::filename` when the part was decoded, as the page showed it.
+    let filename = part.filename.unwrap_or_else(|| "attachment".to_owned());
     Ok(download(part.bytes, &part.content_type, &filename))
 }
 
@@ -397,30 +400,6 @@ fn is_mime_type(s: &str) -> bool {
     matches!(s.split_once('/'), Some((a, b)) if token(a) && token(b))
 }
 
-/// A filename without directories, control characters or characters that some systems refuse.
-pub(crate) fn safe_filename(name: &str) -> String {
-    let base = name.rsplit(['/', '\\']).next().unwrap_or("");
-    let cleaned: String = base
-        .chars()
-        .filter(|c| {
-            !c.is_control() && !matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-        })
-        .map(|c| {
-            if matches!(c, ':' | '*' | '?' | '"' | '<' | '>' | '|') {
-                '_'
-            } else {
-                c
-            }
-        })
-        .collect();
-    let trimmed = cleaned.trim().trim_start_matches('.').trim();
-    if trimmed.is_empty() {
-        "attachment".to_owned()
-    } else {
-        trimmed.chars().take(200).collect()
-    }
-}
-
 /// RFC 6266: an ASCII fallback `filename` and the exact name in `filename*` (RFC 8187).
 fn content_disposition(filename: &str) -> String {
     let ascii: String = filename
@@ -442,15 +421,6 @@ fn content_disposition(filename: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn filenames_lose_paths_and_control_characters() {
-        assert_eq!(safe_filename("../../etc/passwd"), "passwd");
-        assert_eq!(safe_filename("C:\\Users\\x\\évil.exe"), "évil.exe");
-        assert_eq!(safe_filename("a\r\nb\u{202e}fdp.exe"), "abfdp.exe");
-        assert_eq!(safe_filename(".."), "attachment");
-        assert_eq!(safe_filename("\"quoted\".txt"), "_quoted_.txt");
-    }
 
     #[test]
     fn content_disposition_is_ascii_with_utf8_name() {

@@ -12,7 +12,9 @@ use crate::mail::{FolderName, Search};
 use crate::web::error::WebError;
 use crate::web::extract::CurrentUser;
 use crate::web::urls;
-use crate::web::view::{PageCtx, Sidebar, display_name, render, sidebar};
+use crate::web::view::{
+    AddrView, LIST_TEXT, PageCtx, Sidebar, SubjectView, display_name, render, sidebar,
+};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new().route(urls::SEARCH, get(search_get))
@@ -24,7 +26,7 @@ const PAGE: usize = 50;
 
 struct Row {
     url: String,
-    from: String,
+    from: AddrView,
     subject: String,
     folder: String,
     folder_url: String,
@@ -92,16 +94,8 @@ async fn search_get(
         .take(PAGE)
         .map(|(f, m)| Row {
             url: urls::message(f, m.uid),
-            from: if m.from.is_empty() {
-                m.from_address.clone()
-            } else {
-                m.from.clone()
-            },
-            subject: if m.subject.trim().is_empty() {
-                lang.t("no-subject")
-            } else {
-                m.subject.clone()
-            },
+            from: AddrView::of(lang, &m.from, LIST_TEXT, true),
+            subject: SubjectView::of(lang, &m.subject, 2 * LIST_TEXT).text,
             folder: label(f),
             folder_url: urls::folder(f),
             date: m

@@ -30,6 +30,20 @@ pub fn folder(f: &FolderName) -> String {
     format!("/mail/{}", seg(f.as_str()))
 }
 
+/// A folder as it travels in forms, data attributes and event payloads: its URL path segment, so that
+/// whatever the server named it (direction marks, C1 controls) never appears raw in a page.
+pub fn folder_key(f: &FolderName) -> String {
+    seg(f.as_str())
+}
+
+/// The folder of a [`folder_key`].
+pub fn folder_from_key(key: &str) -> Option<FolderName> {
+    let decoded = percent_encoding::percent_decode_str(key)
+        .decode_utf8()
+        .ok()?;
+    FolderName::new(&decoded)
+}
+
 /// `/mail/{folder}?page=N`, pages counted from 1 in URLs (0 internally).
 pub fn folder_page(f: &FolderName, page: u32) -> String {
     if page == 0 {

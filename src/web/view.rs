@@ -8,9 +8,10 @@ use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 
 use crate::i18n::Lang;
+use crate::mail::address::Addr;
 use crate::mail::imap::Overview;
 use crate::mail::pop3::account::{CheckProblem, CheckState};
-use crate::mail::{Folder, FolderName, SpecialUse};
+use crate::mail::{Folder, FolderName, SpecialUse, display};
 use crate::web::error::ErrorPage;
 use crate::web::extract::{CurrentUser, lang_of};
 use crate::web::urls;
@@ -173,7 +174,8 @@ pub fn sidebar(lang: Lang, overview: &Overview, current: &FolderName) -> Sidebar
 pub fn display_name(lang: Lang, f: &Folder) -> String {
     match f.special {
         Some(s) if f.depth == 0 => lang.folder_name(s),
-        _ => f.leaf.clone(),
+        // The server's name for it, which may hold anything a sender of the folder put there.
+        _ => display::clean(&f.leaf),
     }
 }
 
@@ -183,7 +185,7 @@ pub fn folder_title(lang: Lang, folders: &[Folder], name: &FolderName) -> String
         .iter()
         .find(|f| &f.name == name)
         .map(|f| display_name(lang, f))
-        .unwrap_or_else(|| name.to_string())
+        .unwrap_or_else(|| display::clean(name.as_str()))
 }
 
 /// The special use of `name` in the folder list.
@@ -203,11 +205,154 @@ pub fn move_targets(lang: Lang, folders: &[Folder], current: &FolderName) -> Vec
         .map(|f| {
             let indent = "\u{a0}\u{a0}".repeat(f.depth);
             (
-                f.name.to_string(),
+                urls::folder_key(&f.name),
                 format!("{indent}{}", display_name(lang, f)),
             )
         })
         .collect()
+}
+
+/// Longest name, address or subject a list row shows; the message shows more, and all on a click.
+pub const LIST_TEXT: usize = 80;
+/// Longest name, address or subject the message page shows before "show in full".
+pub const PAGE_TEXT: usize = 300;
+/// Recipients listed on the message page before "and N more".
+pub const PAGE_RECIPIENTS: usize = 20;
+
+/// A mailbox as a page shows it (see `mail::address`): the name, and beside it the real address
+/// whenever the name could be read as another one.
+#[derive(Clone, Debug)]
+pub struct AddrView {
+    /// The display name, cut to the page's length.
+    pub name: Option<String>,
+    /// The whole name, when `name` had to be cut.
+    pub name_full: Option<String>,
+    /// The real address, its domain in punycode when it imitates another; for an invalid mailbox,
+    /// its text as sent.
+    pub address: String,
+    /// The real domain, shown beside a deceptive name in lists.
+    pub domain: String,
+    /// The name (or a quoted local part, or the domain's letters) reads as another address.
+    pub deceptive: bool,
+    /// Not a valid address: shown as sent, never as what it may look like.
+    pub invalid: bool,
+    /// What is wrong, in the user's language, when something is.
+    pub warning: String,
+}
+
+impl AddrView {
+    /// `max`: characters of the name and address shown before they are cut. `sender`: the mailbox
+    /// is the author's (From, Sender, Reply-To), which words the warning.
+    pub fn of(lang: Lang, a: &Addr, max: usize, sender: bool) -> Self {
+        let cut = |s: &str| match display::shorten(s, max) {
+            (short, true) => format!("{short}…"),
+            (short, false) => short.to_owned(),
+        };
+        let address = if a.valid {
+            a.shown_address()
+        } else {
+            a.address.clone()
+        };
+        let deceptive = a.is_deceptive();
+        let warning = if !a.valid {
+            lang.t(if sender {
+                "addr-invalid-sender"
+            } else {
+                "addr-invalid"
+            })
+        } else if deceptive {
+            lang.t_args("addr-deceptive", &[("address", cut(&address))])
+        } else {
+            String::new()
+        };
+        AddrView {
+            name: a.name.as_deref().map(cut),
+            name_full: a.name.clone().filter(|n| display::shorten(n, max).1),
+            domain: a.domain().map(display::domain).unwrap_or_default(),
+            address: cut(&address),
+            deceptive,
+            invalid: !a.valid,
+            warning,
+        }
+    }
+
+    /// What a list row shows: the name, or the address when there is none.
+    pub fn label(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.address)
+    }
+
+    /// The mailbox as one line of plain text (a desktop notification's title): the name, followed
+    /// by the warning and the real address when the name cannot be trusted.
+    pub fn plain(&self) -> String {
+        if self.deceptive || self.invalid {
+            format!("{} ⚠ {}", self.label(), self.address)
+        } else {
+            self.label().to_owned()
+        }
+    }
+
+    /// Is something wrong with it.
+    pub fn suspicious(&self) -> bool {
+        self.deceptive || self.invalid
+    }
+}
+
+/// A list of mailboxes for the message page: the first [`PAGE_RECIPIENTS`], then the rest behind
+/// "and N more".
+#[derive(Clone, Debug, Default)]
+pub struct AddrListView {
+    pub shown: Vec<AddrView>,
+    pub more: Vec<AddrView>,
+    /// "and 4,980 more"
+    pub more_label: String,
+}
+
+impl AddrListView {
+    pub fn of(lang: Lang, addrs: &[Addr], sender: bool) -> Self {
+        let mut all = addrs
+            .iter()
+            .map(|a| AddrView::of(lang, a, PAGE_TEXT, sender));
+        let shown: Vec<AddrView> = all.by_ref().take(PAGE_RECIPIENTS).collect();
+        let more: Vec<AddrView> = all.collect();
+        AddrListView {
+            more_label: lang.t_args("addr-more", &[("count", more.len().to_string())]),
+            shown,
+            more,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.shown.is_empty()
+    }
+}
+
+/// A subject as a page shows it: cut to `max` characters with an ellipsis, the whole text kept when
+/// it was cut; "(no subject)" when there is none.
+#[derive(Clone, Debug)]
+pub struct SubjectView {
+    pub text: String,
+    pub full: Option<String>,
+}
+
+impl SubjectView {
+    pub fn of(lang: Lang, subject: &str, max: usize) -> Self {
+        if subject.trim().is_empty() {
+            return SubjectView {
+                text: lang.t("no-subject"),
+                full: None,
+            };
+        }
+        match display::shorten(subject, max) {
+            (short, true) => SubjectView {
+                text: format!("{short}…"),
+                full: Some(subject.to_owned()),
+            },
+            (short, false) => SubjectView {
+                text: short.to_owned(),
+                full: None,
+            },
+        }
+    }
 }
 
 /// Which toolbar a folder gets.

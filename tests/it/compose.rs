@@ -120,10 +120,7 @@ async fn a_message_with_two_attachments_reaches_its_recipient_and_sent() {
     let raw = probe.fetch("INBOX", uids[0]).await;
     let got = parse_for_compose(&raw);
     assert_eq!(got.view.subject, "Réunion de jeudi — ordre du jour");
-    assert_eq!(
-        got.view.from[0].address.as_deref(),
-        Some(alice.address.as_str())
-    );
+    assert_eq!(got.view.from[0].addr_spec(), Some(alice.address.as_str()));
     assert!(matches!(&got.view.body, Body::Text(t) if t.contains("Voici les documents.")));
     let names: Vec<&str> = got.attachments.iter().map(|a| a.0.as_str()).collect();
     assert_eq!(names, ["résumé été.pdf", "données.csv"]);
@@ -629,7 +626,7 @@ async fn settings_give_the_from_name_and_the_signature() {
     let uids = probe.wait_for("INBOX", 1).await;
     let got = parse_message(&probe.fetch("INBOX", uids[0]).await);
     assert_eq!(got.from[0].name.as_deref(), Some("Alice Dupré"));
-    assert_eq!(got.from[0].address.as_deref(), Some(alice.address.as_str()));
+    assert_eq!(got.from[0].addr_spec(), Some(alice.address.as_str()));
     assert!(
         matches!(&got.body, Body::Text(t) if t.contains("-- \r\nAlice") || t.contains("-- \nAlice"))
     );

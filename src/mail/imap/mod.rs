@@ -303,7 +303,7 @@ async fn sorted_without_sort(
 
 pub(crate) fn sort_text(s: &MessageSummary, key: SortKey) -> String {
     match key {
-        SortKey::From => s.from.to_lowercase(),
+        SortKey::From => s.from.display().to_lowercase(),
         SortKey::Subject => {
             // RFC 5256 base subject, roughly: without Re:/Fwd: prefixes.
             let mut t = s.subject.trim().to_lowercase();
@@ -404,8 +404,7 @@ fn summary_from_fetch(attrs: &[AttributeValue]) -> Option<MessageSummary> {
     let h = parse::parse_list_headers(headers);
     Some(MessageSummary {
         uid: uid?,
-        from_address: h.from.address.clone().unwrap_or_default(),
-        from: h.from.display(),
+        from: h.from,
         subject: h.subject,
         date: h.date.or(internal),
         size,

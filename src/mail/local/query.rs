@@ -27,8 +27,7 @@ const MAX_HEADER_BYTES: usize = 256 * 1024;
 /// What the index keeps of a message.
 #[derive(Clone, Debug, Default)]
 struct Headers {
-    from: String,
-    from_address: String,
+    from: crate::mail::address::Addr,
     subject: String,
     /// Date header, else the file's modification time.
     date: i64,
@@ -115,8 +114,7 @@ fn headers_of_file(path: &PathBuf) -> Headers {
     let h = parse::parse_list_headers(&raw);
     let (message_id, references, _) = parse::thread_headers(&raw);
     Headers {
-        from_address: h.from.address.clone().unwrap_or_default(),
-        from: h.from.display(),
+        from: h.from,
         subject: h.subject,
         date: h.date.unwrap_or(mtime),
         size: size.min(u32::MAX as u64) as u32,
@@ -130,7 +128,6 @@ fn summary(m: &LocalMessage, h: &Headers) -> MessageSummary {
     MessageSummary {
         uid: m.uid,
         from: h.from.clone(),
-        from_address: h.from_address.clone(),
         subject: h.subject.clone(),
         date: Some(h.date),
         size: h.size,
