@@ -212,6 +212,57 @@ async fn reply_all_threads_quotes_and_flags_the_original() {
     assert!(probe.flags("INBOX", 1).await.contains("\\Answered"));
 }
 
+/// Issue 11: a reply goes to the address the message really came from, never to text decoded from
+/// an encoded-word, and a sender's name cannot carry a header into the reply.
+#[tokio::test]
+async fn replies_go_to_the_real_address_and_names_carry_no_header() {
+    let (app, bob) = logged_in("real-reply-bob").await;
+    let alice = new_account("real-reply-alice");
+    let mut probe = Probe::connect(&bob).await;
+    let message = |from: &str, id: u32| {
+        format!(
+            "From: {from}\r\nTo: {b}\r\nSubject: Bonjour {id}\r\nDate: Mon, 3 Nov 2026 10:00:00 +0100\r\nMessage-ID: <real-{id}@example.test>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nSalut.\r\n",
+            b = bob.address
+        )
+    };
+    // A name that decodes to a line break and a header, then a NUL.
+    let injecting = format!(
+        "=?utf-8?q?Alice=0D=0AX-Injected=3A_yes=00?= <{}>",
+        alice.address
+    );
+    probe.append("INBOX", "", message(&injecting, 1).as_bytes()).await;
+    // Mailsploit: an encoded-word posing as an address in the local part.
+    let mailsploit = "=?utf-8?b?cG90dXNAd2hpdGVob3VzZS5nb3YA?=@mailsploit.test";
+    probe.append("INBOX", "", message(mailsploit, 2).as_bytes()).await;
+    // A name showing another address than the real one.
+    let posing = format!("\"support@bank.example\" <{}>", alice.address);
+    probe.append("INBOX", "", message(&posing, 3).as_bytes()).await;
+
+    let (_, page) = open_form(&app, "/compose?mode=reply&folder=INBOX&uid=2").await;
+    let to = field(&page, "to");
+    assert_eq!(to, mailsploit, "the address as it was sent, not decoded");
+
+    let (_, page) = open_form(&app, "/compose?mode=reply&folder=INBOX&uid=3").await;
+    let to = field(&page, "to");
+    assert_eq!(to, alice.address, "the real address, without the name posing as another");
+
+    let (form, page) = open_form(&app, "/compose?mode=reply&folder=INBOX&uid=1").await;
+    let to = field(&page, "to");
+    assert!(to.contains(&alice.address), "{to}");
+    assert!(!to.contains(['\r', '\n', '\0']), "{to:?}");
+    let form = form
+        .text("to", to)
+        .text("subject", field(&page, "subject"))
+        .text("body", "Oui.")
+        .text("action", "send");
+    assert_eq!(post(&app, form).await.status(), StatusCode::SEE_OTHER);
+    let raw = received(&alice).await;
+    let head = raw.split("\r\n\r\n").next().unwrap();
+    assert!(injected_headers(head).is_empty(), "{head}");
+    assert!(!head.contains('\0'), "{head:?}");
+    assert!(head.contains(&alice.address), "{head}");
+}
+
 #[tokio::test]
 async fn forward_keeps_the_attachments_and_flags_the_original() {
     let (app, bob) = logged_in("fwd-bob").await;
