@@ -268,20 +268,10 @@ pub fn add_raw_header(message: &mut lettre::Message, name: &'static str, value: 
     ));
 }
 
-/// A filename safe to put in a Content-Disposition: no directories, no control characters, no quotes.
+/// A filename safe to put in a Content-Disposition: the rule of `display::filename`, so that a file
+/// is sent under the name the page showed (no directories, controls, quotes or direction tricks).
 pub fn clean_filename(name: &str) -> String {
-    let base = name.rsplit(['/', '\\']).next().unwrap_or("");
-    let s: String = base
-        .chars()
-        .filter(|c| !c.is_control() && *c != '"')
-        .collect();
-    // Leading dots and spaces go, however they alternate (". ." must not become "."), so that no
-    // name is hidden or a directory.
-    let s = s
-        .trim_start_matches(|c: char| c == '.' || c.is_whitespace())
-        .trim_end()
-        .to_owned();
-    if s.is_empty() { "attachment".into() } else { s }
+    super::display::filename(name)
 }
 
 /// Wraps long lines for `format=flowed` (RFC 3676): a line longer than 76 characters is broken at a

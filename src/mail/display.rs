@@ -119,10 +119,11 @@ pub fn filename(name: &str) -> String {
             }
         })
         .collect();
+    // Leading dots and spaces go however they alternate (". .x" must not become ".x"), so that no
+    // name is hidden or a directory; trailing ones are dropped by Windows anyway.
     let trimmed = mapped
-        .trim()
-        .trim_start_matches('.')
-        .trim_end_matches(['.', ' ']);
+        .trim_start_matches(|c: char| c == '.' || c.is_whitespace())
+        .trim_end_matches(|c: char| c == '.' || c.is_whitespace());
     if trimmed.is_empty() {
         return "attachment".to_owned();
     }
@@ -209,6 +210,7 @@ mod tests {
         assert_eq!(filename(".."), "attachment");
         assert_eq!(filename("\"quoted\".txt"), "_quoted_.txt");
         assert_eq!(filename("report.pdf."), "report.pdf");
+        assert_eq!(filename(". . .profile"), "profile");
         let long = format!("{}.pdf{}.exe", "a".repeat(300), " ".repeat(50));
         let f = filename(&long);
         assert!(f.ends_with(".exe"), "{f}");
