@@ -67,6 +67,8 @@ struct MessagePage {
     show_remote_url: String,
     /// The sender's address, for "always show remote content from this sender".
     sender: String,
+    /// The same as the button shows it (a look-alike domain in punycode).
+    sender_shown: String,
     trust_url: &'static str,
     this_url: String,
     malformed: bool,
@@ -199,6 +201,12 @@ async fn message_get(
             .and_then(|a| a.addr_spec())
             .unwrap_or_default()
             .to_owned(),
+        sender_shown: msg
+            .from
+            .first()
+            .filter(|a| a.valid)
+            .map(|a| a.shown_address())
+            .unwrap_or_default(),
         trust_url: urls::TRUST_SENDER,
         this_url: urls::message(&folder, uid),
         malformed: msg.malformed,

@@ -394,7 +394,7 @@ async fn remote_content_can_be_allowed_for_one_sender_for_good() {
     let page = app.page("/mail/INBOX/1").await;
     assert!(page.contains("id=\"remote-blocked\""));
     assert!(
-        page.contains("Always show for gazette@news.example.net"),
+        visible(&page).contains("Always show for gazette@news.example.net"),
         "{page}"
     );
     let token = form_token(&page);
