@@ -84,6 +84,8 @@ impl Addr {
             .map(String::as_str)
             .chain(std::iter::once(local))
             .flat_map(mentioned_domains)
+            // `jean.dupont <jean.dupont@example.org>`: a name that is the address's own local part.
+            .filter(|shown| !shown.eq_ignore_ascii_case(local))
             .any(|shown| {
                 let shown = ascii_domain(&shown);
                 shown != real && !real.ends_with(&format!(".{shown}"))
@@ -536,6 +538,8 @@ mod tests {
         assert!(!one("Booking.com <noreply@mail.booking.com>").is_deceptive());
         assert!(one("\"potus@whitehouse.gov\"@mailsploit.com").is_deceptive());
         assert!(!one("Plain Name <x@attacker.test>").is_deceptive());
+        assert!(!one("jean.dupont <jean.dupont@example.org>").is_deceptive());
+        assert!(!one("\"jean.dupont@example.org\" <jean.dupont@example.org>").is_deceptive());
         assert!(one("Apple <id@аррӏе.com>").is_deceptive());
     }
 
