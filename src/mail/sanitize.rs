@@ -980,19 +980,20 @@ mod tests {
         assert_eq!(image_dimensions(&jpeg), Some((640, 320)));
     }
 
+    /// Sanitised with links checked, the warning worded "goes to".
+    fn with_link_check(html: &str) -> Sanitized {
+        sanitize_html(
+            html,
+            HtmlPolicy {
+                link_warning: "goes to".into(),
+                ..HtmlPolicy::default()
+            },
+        )
+    }
+
     #[test]
     fn links_showing_another_address_are_flagged() {
-        let flag = |html: &str| {
-            sanitize_html(
-                html,
-                HtmlPolicy {
-                    link_warning: "goes to".into(),
-                    ..HtmlPolicy::default()
-                },
-            )
-            .html
-            .to_string()
-        };
+        let flag = |html: &str| with_link_check(html).html.to_string();
         let bad = flag(
             r#"<a href="https://evil.example/login?x=1&amp;y=2">https://www.paypal.com/signin</a>"#,
         );
@@ -1020,16 +1021,7 @@ mod tests {
 
     #[test]
     fn homograph_link_hosts_are_flagged_in_punycode() {
-        let flag = |html: &str| {
-            sanitize_html(
-                html,
-                HtmlPolicy {
-                    link_warning: "goes to".into(),
-                    ..HtmlPolicy::default()
-                },
-            )
-            .deceptive
-        };
+        let flag = |html: &str| with_link_check(html).deceptive;
         // Cyrillic letters that read as "apple.example", behind a link that says apple.example.
         let found = flag(
             "<a href=\"https://\u{430}\u{440}\u{440}\u{4cf}\u{435}.example/\">apple.example</a>",
