@@ -518,19 +518,13 @@ fn flag_deceptive_links(html: &str, label: &str) -> (String, Vec<DeceptiveLink>)
     (out, found)
 }
 
-/// At most `max` characters of `s`, with an ellipsis when cut, without control or bidi characters
-/// (shown on the app's page, the text must read as it is).
+/// At most `max` characters of `s`, with an ellipsis when cut, cleaned as every header is (shown on
+/// the app's page, the text must read as it is).
 fn shorten(s: &str, max: usize) -> String {
-    let clean: String = s
-        .chars()
-        .filter(|c| {
-            !c.is_control()
-                && !matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-        })
-        .collect();
-    match clean.char_indices().nth(max) {
-        Some((i, _)) => format!("{}…", &clean[..i]),
-        None => clean,
+    let clean = super::display::clean(s);
+    match super::display::shorten(&clean, max) {
+        (short, true) => format!("{short}…"),
+        (short, false) => short.to_owned(),
     }
 }
 
