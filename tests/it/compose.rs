@@ -230,13 +230,19 @@ async fn replies_go_to_the_real_address_and_names_carry_no_header() {
         "=?utf-8?q?Alice=0D=0AX-Injected=3A_yes=00?= <{}>",
         alice.address
     );
-    probe.append("INBOX", "", message(&injecting, 1).as_bytes()).await;
+    probe
+        .append("INBOX", "", message(&injecting, 1).as_bytes())
+        .await;
     // Mailsploit: an encoded-word posing as an address in the local part.
     let mailsploit = "=?utf-8?b?cG90dXNAd2hpdGVob3VzZS5nb3YA?=@mailsploit.test";
-    probe.append("INBOX", "", message(mailsploit, 2).as_bytes()).await;
+    probe
+        .append("INBOX", "", message(mailsploit, 2).as_bytes())
+        .await;
     // A name showing another address than the real one.
     let posing = format!("\"support@bank.example\" <{}>", alice.address);
-    probe.append("INBOX", "", message(&posing, 3).as_bytes()).await;
+    probe
+        .append("INBOX", "", message(&posing, 3).as_bytes())
+        .await;
 
     let (_, page) = open_form(&app, "/compose?mode=reply&folder=INBOX&uid=2").await;
     let to = field(&page, "to");
@@ -244,7 +250,10 @@ async fn replies_go_to_the_real_address_and_names_carry_no_header() {
 
     let (_, page) = open_form(&app, "/compose?mode=reply&folder=INBOX&uid=3").await;
     let to = field(&page, "to");
-    assert_eq!(to, alice.address, "the real address, without the name posing as another");
+    assert_eq!(
+        to, alice.address,
+        "the real address, without the name posing as another"
+    );
 
     let (form, page) = open_form(&app, "/compose?mode=reply&folder=INBOX&uid=1").await;
     let to = field(&page, "to");
