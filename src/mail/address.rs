@@ -79,10 +79,13 @@ impl Addr {
         }
         let real = ascii_domain(real);
         let local = self.address.rsplit_once('@').map(|(l, _)| l).unwrap_or("");
+        // A quoted local part can hold anything (`"potus@whitehouse.test"@…`); an unquoted one
+        // (`marie.curie+digest`) is an ordinary address.
+        let quoted_local = local.starts_with('"').then_some(local);
         self.name
             .iter()
             .map(String::as_str)
-            .chain(std::iter::once(local))
+            .chain(quoted_local)
             .flat_map(mentioned_domains)
             // `jean.dupont <jean.dupont@example.org>`: a name that is the address's own local part.
             .filter(|shown| !shown.eq_ignore_ascii_case(local))
@@ -539,6 +542,7 @@ mod tests {
         assert!(one("\"potus@whitehouse.gov\"@mailsploit.com").is_deceptive());
         assert!(!one("Plain Name <x@attacker.test>").is_deceptive());
         assert!(!one("jean.dupont <jean.dupont@example.org>").is_deceptive());
+        assert!(!one("Marie Curie <marie.curie+digest@courrier.test>").is_deceptive());
         assert!(!one("\"jean.dupont@example.org\" <jean.dupont@example.org>").is_deceptive());
         assert!(one("Apple <id@аррӏе.com>").is_deceptive());
     }

@@ -67,6 +67,8 @@ pub fn one_line(s: &str) -> String {
 pub fn parse_recipients(input: &str) -> Result<Vec<Mailbox>, Vec<String>> {
     let mut good = Vec::new();
     let mut bad = Vec::new();
+    // A set, not a scan of `good`: a reply-all can carry thousands of recipients.
+    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
     for item in split_addresses(input) {
         let item = one_line(&item);
         if item.is_empty() {
@@ -74,7 +76,7 @@ pub fn parse_recipients(input: &str) -> Result<Vec<Mailbox>, Vec<String>> {
         }
         match parse_mailbox(&item) {
             Some(m) => {
-                if !good.iter().any(|g: &Mailbox| same_address(g, &m)) {
+                if seen.insert(m.email.to_string().to_lowercase()) {
                     good.push(m);
                 }
             }
@@ -98,10 +100,6 @@ fn parse_mailbox(item: &str) -> Option<Mailbox> {
         (!name.is_empty()).then(|| name.to_owned()),
         address,
     ))
-}
-
-fn same_address(a: &Mailbox, b: &Mailbox) -> bool {
-    a.email.to_string().eq_ignore_ascii_case(b.email.as_ref())
 }
 
 /// Splits on `,` and `;` outside double quotes and angle brackets.
@@ -384,7 +382,7 @@ pub fn quote(attribution: &str, text: &str) -> String {
 }
 
 /// The recipients of a reply: Reply-To or From; for reply-all also To and Cc, without the user
-/// themself and without duplicates.
+/// themself and without duplicates (compared in a set: a message may carry thousands of recipients).
 pub fn reply_recipients(
     original: &MessageView,
     own_address: &str,
@@ -395,34 +393,36 @@ pub fn reply_recipients(
     } else {
         &original.reply_to
     };
-    let mut to: Vec<Mailbox> = Vec::new();
-    let mut cc: Vec<Mailbox> = Vec::new();
-    let push = |list: &mut Vec<Mailbox>, a: &Addr, seen: &[Mailbox]| {
+    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
+    seen.insert(own_address.to_lowercase());
+    let mut push = |list: &mut Vec<Mailbox>, a: &Addr| {
         let Some(m) = addr_to_mailbox(a) else { return };
-        let own = m.email.to_string().eq_ignore_ascii_case(own_address);
-        if !own
-            && !seen.iter().any(|s| same_address(s, &m))
-            && !list.iter().any(|s| same_address(s, &m))
-        {
+        if seen.insert(m.email.to_string().to_lowercase()) {
             list.push(m);
         }
     };
+    let mut to: Vec<Mailbox> = Vec::new();
+    let mut cc: Vec<Mailbox> = Vec::new();
     for a in author {
-        push(&mut to, a, &[]);
+        push(&mut to, a);
     }
     if all {
         for a in &original.to {
-            push(&mut to, a, &[]);
+            push(&mut to, a);
         }
-        let to_now = to.clone();
         for a in &original.cc {
-            push(&mut cc, a, &to_now);
+            push(&mut cc, a);
         }
     }
-    // Replying to one's own message: answer its recipients instead of oneself.
-    if to.is_empty() {
+    // Replying to one's own message (in Sent): answer its recipients instead of oneself. Only then:
+    // an author without a usable address must not turn a reply into a message to everyone else.
+    let own_message = original.from.iter().any(|a| {
+        a.addr_spec()
+            .is_some_and(|s| s.eq_ignore_ascii_case(own_address))
+    });
+    if to.is_empty() && own_message {
         for a in &original.to {
-            push(&mut to, a, &[]);
+            push(&mut to, a);
         }
     }
     (to, cc)
@@ -611,6 +611,23 @@ mod tests {
         let (to, cc) = reply_recipients(&v, "me@example.test", false);
         assert_eq!(to.len(), 1);
         assert!(cc.is_empty());
+    }
+
+    /// Issue 11: an author whose address is unusable (malformed, or one lettre refuses) leaves the
+    /// reply's To empty; only the user's own message is answered to its recipients.
+    #[test]
+    fn a_reply_to_an_unusable_author_goes_to_nobody_else() {
+        let mut v = view(
+            &[],
+            &[("Me", "me@example.test"), ("", "c@example.test")],
+            &[],
+        );
+        v.from = crate::mail::address::parse_list("potus@whitehouse.test <x@attacker.test>");
+        let (to, cc) = reply_recipients(&v, "me@example.test", false);
+        assert!(to.is_empty() && cc.is_empty(), "{to:?}");
+        let v = view(&[("Me", "me@example.test")], &[("", "c@example.test")], &[]);
+        let (to, _) = reply_recipients(&v, "me@example.test", false);
+        assert_eq!(to[0].email.to_string(), "c@example.test");
     }
 
     #[test]

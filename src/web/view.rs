@@ -248,10 +248,13 @@ impl AddrView {
             (short, true) => format!("{short}…"),
             (short, false) => short.to_owned(),
         };
-        let address = if a.valid {
-            a.shown_address()
-        } else {
-            a.address.clone()
+        // A long address is cut in its local part: the domain is what tells where it comes from.
+        let address = match a.valid.then(|| a.shown_address()) {
+            Some(shown) => match shown.rsplit_once('@') {
+                Some((local, domain)) => format!("{}@{domain}", cut(local)),
+                None => cut(&shown),
+            },
+            None => cut(&a.address),
         };
         let deceptive = a.is_deceptive();
         let warning = if !a.valid {
@@ -261,7 +264,7 @@ impl AddrView {
                 "addr-invalid"
             })
         } else if deceptive {
-            lang.t_args("addr-deceptive", &[("address", cut(&address))])
+            lang.t_args("addr-deceptive", &[("address", address.clone())])
         } else {
             String::new()
         };
@@ -269,25 +272,34 @@ impl AddrView {
             name: a.name.as_deref().map(cut),
             name_full: a.name.clone().filter(|n| display::shorten(n, max).1),
             domain: a.domain().map(display::domain).unwrap_or_default(),
-            address: cut(&address),
+            address,
             deceptive,
             invalid: !a.valid,
             warning,
         }
     }
 
-    /// What a list row shows: the name, or the address when there is none.
-    pub fn label(&self) -> &str {
-        self.name.as_deref().unwrap_or(&self.address)
+    /// What a list row shows, in two parts: the part that may be cut to fit (the name; without one,
+    /// the local part), and the part that never is (`@domain` of an address shown without a name),
+    /// so that a long local part cannot push the real domain out of sight.
+    pub fn label(&self) -> (&str, &str) {
+        if let Some(n) = &self.name {
+            return (n, "");
+        }
+        match self.address.rsplit_once('@') {
+            Some((local, _)) if !self.invalid => (local, &self.address[local.len()..]),
+            _ => (&self.address, ""),
+        }
     }
 
     /// The mailbox as one line of plain text (a desktop notification's title): the name, followed
     /// by the warning and the real address when the name cannot be trusted.
     pub fn plain(&self) -> String {
+        let (head, tail) = self.label();
         if self.deceptive || self.invalid {
-            format!("{} ⚠ {}", self.label(), self.address)
+            format!("{head}{tail} ⚠ {}", self.address)
         } else {
-            self.label().to_owned()
+            format!("{head}{tail}")
         }
     }
 

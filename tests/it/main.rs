@@ -11,6 +11,8 @@ mod faults;
 mod folders;
 mod hostile;
 mod hostile_browser;
+mod hostile_headers;
+mod hostile_headers_browser;
 mod legit_browser;
 mod live;
 mod login;
