@@ -162,9 +162,13 @@ pub(crate) fn sort_folders(folders: &mut [Folder]) {
     folders.sort_by_cached_key(key);
 }
 
-/// Summary items fetched for each line of the list.
-const SUMMARY_ITEMS: &str =
-    "UID FLAGS RFC822.SIZE INTERNALDATE BODY.PEEK[HEADER.FIELDS (FROM SUBJECT DATE CONTENT-TYPE)]";
+/// Summary items fetched for each line of the list. The header fields come in two parts, each cut
+/// (RFC 3501 partial fetch) far above what a row shows: a sender may write a 100 kB subject or a
+/// 10 kB name, and a page of such rows must not cost what their whole headers would. The subject is
+/// apart so that a long one cannot push the sender out of its share.
+const SUMMARY_ITEMS: &str = "UID FLAGS RFC822.SIZE INTERNALDATE \
+     BODY.PEEK[HEADER.FIELDS (FROM DATE CONTENT-TYPE)]<0.32768> \
+     BODY.PEEK[HEADER.FIELDS (SUBJECT)]<0.4096>";
 
 /// One page of a folder as `query` asks. Newest first by arrival without a search is the common case
 /// and costs one FETCH of the page (see [`list_page`]). Otherwise the server sorts and searches (SORT,
@@ -386,7 +390,8 @@ fn summary_from_fetch(attrs: &[AttributeValue]) -> Option<MessageSummary> {
     let mut flags = Flags::default();
     let mut size = 0;
     let mut internal = None;
-    let mut headers: &[u8] = b"";
+    // The two header parts as one block: each without its closing blank line, then one at the end.
+    let mut headers: Vec<u8> = Vec::new();
     for a in attrs {
         match a {
             AttributeValue::Uid(u) => uid = Some(Uid(*u)),
@@ -397,11 +402,22 @@ fn summary_from_fetch(attrs: &[AttributeValue]) -> Option<MessageSummary> {
                     .ok()
                     .map(|d| d.timestamp())
             }
-            AttributeValue::BodySection { data: Some(d), .. } => headers = d.as_ref(),
+            AttributeValue::BodySection { data: Some(d), .. } => {
+                let part: &[u8] = d.as_ref();
+                let end = part
+                    .iter()
+                    .rposition(|b| !matches!(b, b'\r' | b'\n'))
+                    .map_or(0, |i| i + 1);
+                if end > 0 {
+                    headers.extend_from_slice(&part[..end]);
+                    headers.extend_from_slice(b"\r\n");
+                }
+            }
             _ => {}
         }
     }
-    let h = parse::parse_list_headers(headers);
+    headers.extend_from_slice(b"\r\n");
+    let h = parse::parse_list_headers(&headers);
     Some(MessageSummary {
         uid: uid?,
         from: h.from,
