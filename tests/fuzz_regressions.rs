@@ -89,3 +89,14 @@ fn imap_responses_inputs() {
         fuzz_common::imap_responses,
     );
 }
+
+#[test]
+fn header_addresses_inputs() {
+    replay(
+        &[
+            "tests/fixtures/fuzz/header_addresses",
+            "fuzz/seeds/header_addresses",
+        ],
+        fuzz_common::header_addresses,
+    );
+}

@@ -386,7 +386,9 @@ fn strip_route<'a>(spec: &'a [&'a Token]) -> &'a [&'a Token] {
 fn addr_spec(tokens: &[&Token]) -> Option<String> {
     let at = tokens.iter().rposition(|t| **t == Token::Special('@'))?;
     let (local, domain) = (&tokens[..at], &tokens[at + 1..]);
-    let clean_text = |s: &str| !s.is_empty() && !s.chars().any(display::is_unsafe);
+    // U+FFFD stands for bytes that were not UTF-8 on the wire: not an address anyone can write to.
+    let clean_text =
+        |s: &str| !s.is_empty() && !s.chars().any(|c| display::is_unsafe(c) || c == '\u{FFFD}');
     let atom_ok = |s: &str| clean_text(s) && !s.contains(['"', '\\']);
     let mut out = String::new();
     // local-part: word *("." word)

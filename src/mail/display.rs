@@ -69,23 +69,29 @@ pub fn clean(s: &str) -> String {
     {
         return s.to_owned();
     }
-    let chars: Vec<char> = s.chars().collect();
-    let mut out = String::with_capacity(s.len());
-    for (i, &c) in chars.iter().enumerate() {
+    let is_joiner = |c: char| matches!(c, '\u{200C}' | '\u{200D}');
+    // First everything but the joiners; then each joiner is judged by the neighbours it will have
+    // in the result (not in the input, where one of them may be dropped), so that cleaning twice
+    // gives what cleaning once did.
+    let mut kept: Vec<char> = Vec::with_capacity(s.len());
+    for c in s.chars() {
         match c {
-            '\t' | '\u{2028}' | '\u{2029}' => out.push(' '),
-            '\u{200C}' | '\u{200D}' => {
-                let beyond_latin = |c: Option<&char>| c.is_some_and(|c| *c > '\u{024F}');
-                if beyond_latin(i.checked_sub(1).and_then(|p| chars.get(p)))
-                    && beyond_latin(chars.get(i + 1))
-                {
-                    out.push(c);
-                }
-            }
-            c if c.is_control() => out.push(REPLACEMENT),
+            '\t' | '\u{2028}' | '\u{2029}' => kept.push(' '),
+            c if is_joiner(c) => kept.push(c),
+            c if c.is_control() => kept.push(REPLACEMENT),
             c if is_bidi_control(c) || is_invisible(c) => {}
-            c => out.push(c),
+            c => kept.push(c),
         }
+    }
+    let beyond_latin = |c: Option<&char>| c.is_some_and(|c| *c > '\u{024F}' && !is_joiner(*c));
+    let mut out = String::with_capacity(s.len());
+    for (i, &c) in kept.iter().enumerate() {
+        if is_joiner(c)
+            && !(beyond_latin(out.chars().last().as_ref()) && beyond_latin(kept.get(i + 1)))
+        {
+            continue;
+        }
+        out.push(c);
     }
     out
 }
@@ -143,7 +149,22 @@ pub fn domain(d: &str) -> String {
     if d.is_ascii() || d.split('.').all(safe_label) {
         return d.to_owned();
     }
-    idna::domain_to_ascii(d).unwrap_or_else(|_| d.to_owned())
+    // Label by label: one label IDNA refuses (`xn--a`, a replacement character) must not leave a
+    // look-alike beside it in Unicode. A label IDNA refuses is encoded as punycode all the same.
+    d.split('.')
+        .map(|label| {
+            if safe_label(label) {
+                label.to_owned()
+            } else {
+                idna::domain_to_ascii(label).unwrap_or_else(|_| {
+                    idna::punycode::encode_str(label)
+                        .map(|p| format!("xn--{p}"))
+                        .unwrap_or_else(|| "xn--".to_owned())
+                })
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 /// True when a domain would be shown in another form than it is written (see [`domain`]).
@@ -228,6 +249,33 @@ mod tests {
         assert!(domain("pаypal.com").starts_with("xn--"));
         assert!(is_deceptive_domain("pаypal.com"));
         assert!(!is_deceptive_domain("bücher.example"));
+    }
+
+    /// Found by fuzzing (tests/fixtures/fuzz/header_addresses/): a joiner kept beside a character
+    /// that was dropped afterwards.
+    #[test]
+    fn cleaning_twice_is_cleaning_once() {
+        for s in [
+            "\u{FFFD}\u{200C}\u{200D}",
+            "a\u{200B}\u{200D}\u{628}",
+            "\u{628}\u{200D}\u{200B}\u{628}",
+        ] {
+            let once = clean(s);
+            assert_eq!(clean(&once), once, "{s:?}");
+        }
+        assert_eq!(
+            clean("\u{628}\u{200D}\u{200B}\u{628}"),
+            "\u{628}\u{200D}\u{628}"
+        );
+    }
+
+    /// Found by fuzzing: a label IDNA refuses made the whole domain show as written.
+    #[test]
+    fn a_refused_label_does_not_let_a_look_alike_through() {
+        let shown = domain("xn--a.p\u{430}ypal.com");
+        assert!(shown.ends_with(".xn--pypal-4ve.com"), "{shown}");
+        assert!(is_deceptive_domain("\u{2d0}.\u{FFFD}"));
+        assert!(domain("\u{2d0}.\u{FFFD}").is_ascii());
     }
 
     #[test]

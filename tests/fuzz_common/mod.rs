@@ -20,7 +20,9 @@ use std::time::{Duration, SystemTime};
 
 use courrier::mail::Section;
 use courrier::mail::account::Credentials;
+use courrier::mail::address::{self, Addr};
 use courrier::mail::compose;
+use courrier::mail::display;
 use courrier::mail::imap::codec;
 use courrier::mail::parse::{self, Body};
 use courrier::mail::pop3::client::{self as pop3, MAX_MULTILINE};
@@ -892,4 +894,441 @@ async fn imap_session(data: &[u8]) {
     // client gave up before it was scheduled.
     server.abort();
     let _ = server.await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// header_addresses: an address header as a sender writes it, and what a reader is shown of it.
+// ---------------------------------------------------------------------------------------------
+
+/// The input is a header value, as any sender may write it. It goes, read as UTF-8 (lossy, as `parse`
+/// reads headers):
+/// - through `address::parse_list`, and the mailboxes it gives through their methods;
+/// - through `display::clean`, `display::filename` and `display::domain`;
+/// - as `=?utf-8?b?…?=@x.test` and other encoded-words in an addr-spec, which must stay undecoded;
+/// - into a tiny message, as the From, Sender, To, Cc, Reply-To and Subject fields and as the
+///   filename of its attachments (RFC 2047 in `name=`, RFC 2231 with and without continuations,
+///   quoted), through `parse::parse_message` and `parse::parse_list_headers`;
+/// - when it is short, repeated past `address::MAX_MAILBOXES` mailboxes.
+///
+/// Every name, subject, filename and address a reader is shown holds no control and no invisible or
+/// direction-changing character (U+FFFD, which stands for a control, is allowed); a valid mailbox's
+/// address is an addr-spec; a filename has no directory and at most 200 characters; `clean` is
+/// idempotent; no header gives more than `MAX_MAILBOXES` mailboxes.
+pub fn header_addresses(data: &[u8]) {
+    let value = String::from_utf8_lossy(data);
+
+    let cleaned = display::clean(&value);
+    assert_eq!(
+        display::clean(&cleaned),
+        cleaned,
+        "clean is not idempotent: clean({value:?}) is {cleaned:?}"
+    );
+    check_text(&cleaned, true, || "clean".into());
+    check_filename(&display::filename(&value), &value);
+    let shown = display::domain(&value);
+    assert!(
+        shown == value || shown.is_ascii(),
+        "display::domain({value:?}) changed it but not into ASCII: {shown:?}"
+    );
+    let _ = display::is_deceptive_domain(&value);
+    let _ = display::shorten(&value, 40);
+
+    let list = address::parse_list(&value);
+    check_addrs(&list, "parse_list");
+
+    encoded_words_in_addr_specs(data);
+
+    for (i, raw) in address_messages(data).iter().enumerate() {
+        let view = parse::parse_message(raw);
+        if i == 1 {
+            // This message's Cc starts with `<=?utf-8?b?…?=@x.test>`: read from a message too, the
+            // encoded-word stays as it is.
+            let spec = format!("=?utf-8?b?{}?=@x.test", base64(data));
+            assert!(
+                view.cc
+                    .first()
+                    .is_some_and(|a| !a.valid || a.address == spec),
+                "the first Cc of <{spec}> is {:?}",
+                view.cc.first()
+            );
+        }
+        check_text(&view.subject, true, || "the subject".into());
+        // Mostly the same mailboxes as `list` or as the field before: those were checked already.
+        let mut last = list.as_slice();
+        for (field, addrs) in [
+            ("From", &view.from),
+            ("Sender", &view.sender),
+            ("To", &view.to),
+            ("Cc", &view.cc),
+            ("Reply-To", &view.reply_to),
+        ] {
+            if addrs.as_slice() != last && addrs.as_slice() != list.as_slice() {
+                check_addrs(addrs, field);
+            }
+            last = addrs;
+        }
+        for a in &view.attachments {
+            check_filename(&a.filename, &value);
+        }
+        let line = parse::parse_list_headers(raw);
+        check_addr(&line.from, "the message list's From");
+        check_text(&line.subject, true, || "the message list's subject".into());
+    }
+
+    too_many_mailboxes(&value, list.len());
+}
+
+/// A list of mailboxes from one header (or every header of one name): capped, and each as
+/// `check_addr` wants it.
+fn check_addrs(list: &[Addr], what: &str) {
+    assert!(
+        list.len() <= address::MAX_MAILBOXES,
+        "{what}: {} mailboxes, over the cap of {}",
+        list.len(),
+        address::MAX_MAILBOXES
+    );
+    for a in list {
+        check_addr(a, what);
+    }
+}
+
+/// One mailbox: everything shown of it is safe to show; a valid one's address is its addr-spec, with
+/// a domain, and is shown with the same local part; an invalid one has no addr-spec or domain.
+fn check_addr(a: &Addr, what: &str) {
+    if let Some(name) = &a.name {
+        check_text(name, true, || format!("{what}: the name of {a:?}"));
+    }
+    check_text(&a.address, true, || format!("{what}: the address of {a:?}"));
+    check_text(&a.display(), false, || {
+        format!("{what}: display() of {a:?}")
+    });
+    let shown = a.shown_address();
+    check_text(&shown, false, || {
+        format!("{what}: shown_address() of {a:?}")
+    });
+    let _ = a.is_deceptive();
+    if a.valid {
+        assert!(
+            a.address.contains('@'),
+            "{what}: a valid address without '@': {a:?}"
+        );
+        assert_eq!(
+            a.addr_spec(),
+            Some(a.address.as_str()),
+            "{what}: addr_spec() of a valid mailbox {a:?}"
+        );
+        let (local, domain) = a.address.rsplit_once('@').expect("an '@'");
+        assert_eq!(
+            a.domain(),
+            Some(domain),
+            "{what}: domain() of a valid mailbox {a:?}"
+        );
+        assert_eq!(
+            shown.rsplit_once('@').map(|(l, _)| l),
+            Some(local),
+            "{what}: shown_address() {shown:?} changed the local part of {a:?}"
+        );
+        check_shown_domain(domain, what);
+    } else {
+        assert_eq!(a.addr_spec(), None, "{what}: an addr-spec for {a:?}");
+        assert_eq!(a.domain(), None, "{what}: a domain for {a:?}");
+        assert_eq!(
+            shown, a.address,
+            "{what}: shown_address() of an invalid mailbox {a:?}"
+        );
+    }
+}
+
+/// The domain of a valid address as a reader sees it: as written, or in ASCII (punycode); and, when
+/// shown as written with letters beyond ASCII, none of its labels would be shown in punycode on its
+/// own (a mixed-script label must not pass because another label makes the IDNA conversion fail).
+fn check_shown_domain(domain: &str, what: &str) {
+    let shown = display::domain(domain);
+    assert!(
+        shown == domain || shown.is_ascii(),
+        "{what}: display::domain({domain:?}) changed it but not into ASCII: {shown:?}"
+    );
+    if shown == domain && !domain.is_ascii() {
+        for label in domain.split('.') {
+            let alone = display::domain(label);
+            assert_eq!(
+                alone, label,
+                "{what}: the domain {domain:?} is shown as written, but its label {label:?} alone \
+                 is shown as {alone:?}"
+            );
+        }
+    }
+}
+
+/// Text a reader is shown: no control (U+FFFD, which `clean` puts in a control's place, is allowed),
+/// no direction control, no invisible character; and, for text straight out of `display::clean`
+/// (`from_clean`), a zero-width joiner or non-joiner only where `clean` promises to keep one: between
+/// two characters beyond Latin (above U+024F). `what` says whose text it is, when it fails.
+fn check_text(s: &str, from_clean: bool, what: impl FnOnce() -> String) {
+    let chars: Vec<char> = s.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        let listed = c.is_control()
+            || matches!(
+                c,
+                '\u{202A}'..='\u{202E}'
+                    | '\u{2066}'..='\u{2069}'
+                    | '\u{200B}'
+                    | '\u{200E}'
+                    | '\u{200F}'
+                    | '\u{FEFF}'
+                    | '\u{061C}'
+            );
+        let joiner = matches!(c, '\u{200C}' | '\u{200D}');
+        if listed || (display::is_unsafe(c) && !joiner) {
+            panic!(
+                "{}: the character U+{:04X} is shown in {s:?}",
+                what(),
+                c as u32
+            );
+        }
+        let beyond_latin = |c: Option<&char>| c.is_some_and(|c| *c > '\u{024F}');
+        if from_clean
+            && joiner
+            && !(beyond_latin(i.checked_sub(1).and_then(|p| chars.get(p)))
+                && beyond_latin(chars.get(i + 1)))
+        {
+            panic!(
+                "{}: U+{:04X} at character {i} of {s:?} is not between two characters beyond Latin",
+                what(),
+                c as u32
+            );
+        }
+    }
+}
+
+/// A filename shown and downloaded under: no directory, something, not too long, nothing hidden.
+fn check_filename(f: &str, from: &str) {
+    assert!(
+        !f.is_empty()
+            && !f.contains(['/', '\\'])
+            && f != "."
+            && f != ".."
+            && f.chars().count() <= 200,
+        "display::filename gave {f:?} (from {from:?})"
+    );
+    check_text(f, false, || format!("the filename (from {from:?})"));
+}
+
+/// Encoded-words in an addr-spec are text, never decoded (RFC 2047 section 5): the input as a base64
+/// or Q encoded-word making a local part, alone, in angle brackets and after a display name that is
+/// the same encoded-word. Each header is one mailbox, and its address is the text as written (a
+/// valid one as its addr-spec; an invalid one as the mailbox written, which here is plain ASCII).
+fn encoded_words_in_addr_specs(data: &[u8]) {
+    let b = format!("=?utf-8?b?{}?=", base64(data));
+    let q = format!("=?utf-8?q?{}?=", q_encode(data));
+    for word in [&b, &q] {
+        let spec = format!("{word}@x.test");
+        for header in [
+            spec.clone(),
+            format!("<{spec}>"),
+            format!("{word} <{spec}>"),
+        ] {
+            let list = address::parse_list(&header);
+            assert_eq!(list.len(), 1, "{header:?} gave {list:?}");
+            let a = &list[0];
+            check_addr(a, &header);
+            if a.valid {
+                assert_eq!(
+                    a.address, spec,
+                    "an encoded-word in an addr-spec was changed: {header:?} gave {a:?}"
+                );
+            } else {
+                assert_eq!(
+                    a.address, header,
+                    "an invalid mailbox not kept as written: {header:?} gave {a:?}"
+                );
+            }
+        }
+    }
+}
+
+/// The input in a tiny multipart message, twice: once as it is in each of the address fields and the
+/// subject (a line break in it may end the field, or the header, as it would on the wire), once kept
+/// inside its field (line breaks folded) or encoded. Both messages have the input as the filename of
+/// attachments: an RFC 2047 encoded-word in `name=`, RFC 2231 in one piece and in two, and quoted.
+fn address_messages(data: &[u8]) -> [Vec<u8>; 2] {
+    let folded = fold(data);
+    let b = format!("=?utf-8?b?{}?=", base64(data));
+    let q = format!("=?utf-8?q?{}?=", q_encode(data));
+    let mut quoted = Vec::with_capacity(folded.len() + 2);
+    quoted.push(b'"');
+    for &c in &folded {
+        if matches!(c, b'"' | b'\\') {
+            quoted.push(b'\\');
+        }
+        quoted.push(c);
+    }
+    quoted.push(b'"');
+
+    let start = b"MIME-Version: 1.0\r\n\
+        Date: Mon, 1 Jan 2024 10:00:00 +0000\r\n\
+        Message-ID: <fuzz@x.test>\r\n\
+        Content-Type: multipart/mixed; boundary=\"=_fuzz_boundary\"\r\n";
+    let mid = data.len() / 2;
+    let mut parts = Vec::new();
+    parts.extend_from_slice(
+        b"\r\n--=_fuzz_boundary\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHello\r\n",
+    );
+    let attachment = |headers: &[&[u8]], parts: &mut Vec<u8>| {
+        parts.extend_from_slice(b"--=_fuzz_boundary\r\n");
+        for h in headers {
+            parts.extend_from_slice(h);
+        }
+        parts.extend_from_slice(b"\r\n\r\naGVsbG8=\r\n");
+    };
+    attachment(
+        &[
+            b"Content-Type: application/octet-stream; name=\"",
+            b.as_bytes(),
+            b"\"\r\nContent-Transfer-Encoding: base64",
+        ],
+        &mut parts,
+    );
+    attachment(
+        &[
+            b"Content-Type: application/octet-stream\r\n",
+            b"Content-Disposition: attachment; filename*=utf-8''",
+            percent_encode(data).as_bytes(),
+            b"\r\nContent-Transfer-Encoding: base64",
+        ],
+        &mut parts,
+    );
+    attachment(
+        &[
+            b"Content-Type: application/octet-stream\r\n",
+            b"Content-Disposition: attachment;\r\n filename*0*=utf-8''",
+            percent_encode(&data[..mid]).as_bytes(),
+            b";\r\n filename*1*=",
+            percent_encode(&data[mid..]).as_bytes(),
+            b"\r\nContent-Transfer-Encoding: base64",
+        ],
+        &mut parts,
+    );
+    attachment(
+        &[
+            b"Content-Type: application/octet-stream\r\n",
+            b"Content-Disposition: attachment; filename=",
+            &quoted,
+            b"\r\nContent-Transfer-Encoding: base64",
+        ],
+        &mut parts,
+    );
+    parts.extend_from_slice(b"--=_fuzz_boundary--\r\n");
+
+    let message = |fields: &[(&str, &[&[u8]])]| -> Vec<u8> {
+        let mut m = start.to_vec();
+        for (name, value) in fields {
+            m.extend_from_slice(name.as_bytes());
+            m.extend_from_slice(b": ");
+            for piece in *value {
+                m.extend_from_slice(piece);
+            }
+            m.extend_from_slice(b"\r\n");
+        }
+        m.extend_from_slice(&parts);
+        m
+    };
+    let as_is: &[&[u8]] = &[data];
+    let raw = message(&[
+        ("From", as_is),
+        ("Sender", as_is),
+        ("To", as_is),
+        ("Cc", as_is),
+        ("Reply-To", as_is),
+        ("Subject", as_is),
+    ]);
+    let kept = message(&[
+        ("From", &[&folded]),
+        ("Sender", &[b.as_bytes(), b" <sender@x.test>"]),
+        ("To", &[q.as_bytes(), b" <to@x.test>,\r\n ", &folded]),
+        (
+            "Cc",
+            &[b"<", b.as_bytes(), b"@x.test>, ", &quoted, b"@x.test"],
+        ),
+        ("Reply-To", &[&quoted, b" <reply@x.test>"]),
+        ("Subject", &[b.as_bytes()]),
+    ]);
+    [raw, kept]
+}
+
+/// The cap on mailboxes, for a short input that is at least one mailbox: the input repeated (comma
+/// separated) until it makes more than `MAX_MAILBOXES` mailboxes if each copy still made one, as a
+/// header value and as two To fields of a message (the cap is for all the fields of one name).
+fn too_many_mailboxes(value: &str, mailboxes: usize) {
+    if mailboxes == 0 || value.len() > 12 {
+        return;
+    }
+    let copies = address::MAX_MAILBOXES / mailboxes + 1;
+    let many = vec![value; copies].join(",");
+    check_addrs(&address::parse_list(&many), "parse_list of many");
+    let half = vec![value; copies / 2 + 1].join(",");
+    let raw = format!("From: a@x.test\r\nTo: {half}\r\nTo: {half}\r\n\r\nHello\r\n");
+    let view = parse::parse_message(raw.as_bytes());
+    assert!(
+        view.to.len() <= address::MAX_MAILBOXES,
+        "{} mailboxes in two To fields, over the cap",
+        view.to.len()
+    );
+}
+
+/// Every line break that is not followed by white space gets a space after it: RFC 5322 folding, so
+/// that the text stays in its field (and does not end the header).
+fn fold(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() + 8);
+    for (i, &c) in data.iter().enumerate() {
+        out.push(c);
+        let next = data.get(i + 1);
+        let breaks = match c {
+            b'\n' => !matches!(next, Some(b' ' | b'\t')),
+            b'\r' => !matches!(next, Some(b' ' | b'\t' | b'\n')),
+            _ => false,
+        };
+        if breaks {
+            out.push(b' ');
+        }
+    }
+    out
+}
+
+/// Base64 (RFC 4648, with padding).
+fn base64(data: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// The Q encoding of RFC 2047 with every byte encoded (`=XX`), which keeps the word to atext.
+fn q_encode(data: &[u8]) -> String {
+    data.iter().map(|b| format!("={b:02X}")).collect()
+}
+
+/// Percent-encoding as RFC 2231 values use it: letters and digits as they are, anything else `%XX`.
+fn percent_encode(data: &[u8]) -> String {
+    data.iter()
+        .map(|&b| {
+            if b.is_ascii_alphanumeric() {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
