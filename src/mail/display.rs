@@ -156,11 +156,15 @@ pub fn domain(d: &str) -> String {
             if safe_label(label) {
                 label.to_owned()
             } else {
-                idna::domain_to_ascii(label).unwrap_or_else(|_| {
-                    idna::punycode::encode_str(label)
-                        .map(|p| format!("xn--{p}"))
-                        .unwrap_or_else(|| "xn--".to_owned())
-                })
+                // IDNA may map a character to a dot (U+3002): then the label is encoded as is.
+                idna::domain_to_ascii(label)
+                    .ok()
+                    .filter(|a| !a.contains('.'))
+                    .unwrap_or_else(|| {
+                        idna::punycode::encode_str(label)
+                            .map(|p| format!("xn--{p}"))
+                            .unwrap_or_else(|| "xn--".to_owned())
+                    })
             }
         })
         .collect::<Vec<_>>()
@@ -276,6 +280,7 @@ mod tests {
         assert!(shown.ends_with(".xn--pypal-4ve.com"), "{shown}");
         assert!(is_deceptive_domain("\u{2d0}.\u{FFFD}"));
         assert!(domain("\u{2d0}.\u{FFFD}").is_ascii());
+        assert_eq!(domain("p\u{430}y\u{3002}pal.com").split('.').count(), 2);
     }
 
     #[test]
