@@ -450,7 +450,8 @@ fn text_contains_all_unguarded(raw: &[u8], words: &[String]) -> bool {
         return words.iter().all(|w| text.contains(w.as_str()));
     };
     let mut text = String::new();
-    text.push_str(msg.subject().unwrap_or(""));
+    // What the reader sees (cleaned), so that searching for a subject as shown finds it.
+    text.push_str(&display::clean(msg.subject().unwrap_or("")));
     for h in ["From", "To", "Cc"] {
         for x in addrs(&msg, raw, h) {
             text.push('\n');
@@ -469,7 +470,7 @@ fn text_contains_all_unguarded(raw: &[u8], words: &[String]) -> bool {
         let _ = i;
         if let Some(n) = a.attachment_name() {
             text.push('\n');
-            text.push_str(n);
+            text.push_str(&display::filename(n));
         }
     }
     let text = text.to_lowercase();
