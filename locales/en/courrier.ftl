@@ -1,4 +1,3 @@
-app-name = Courrier
 login-title = Sign in to your mailbox
 login-email = E-mail address
 login-password = Password
@@ -204,7 +203,6 @@ page-position-threads = Page { $page } of { $pages } ({ $total } conversations)
 search-all = Search all folders
 search-all-title = Search in all folders
 search-all-placeholder = Search in all folders
-search-everywhere = All folders
 col-folder = Folder
 search-capped = Page { $page } of { $pages } ({ $total } messages, the most recent { $cap } at most)
 act-select-page = Select all on this page

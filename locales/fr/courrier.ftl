@@ -1,4 +1,3 @@
-app-name = Courrier
 login-title = Connexion à votre messagerie
 login-email = Adresse électronique
 login-password = Mot de passe
@@ -204,7 +203,6 @@ page-position-threads = Page { $page } sur { $pages } ({ $total } conversations)
 search-all = Rechercher dans tous les dossiers
 search-all-title = Recherche dans tous les dossiers
 search-all-placeholder = Rechercher dans tous les dossiers
-search-everywhere = Tous les dossiers
 col-folder = Dossier
 search-capped = Page { $page } sur { $pages } ({ $total } messages, au plus les { $cap } plus récents)
 act-select-page = Tout sélectionner sur cette page

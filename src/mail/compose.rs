@@ -7,7 +7,7 @@
 
 use std::time::SystemTime;
 
-use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 
 use super::parse::{Addr, MessageView};
@@ -256,14 +256,6 @@ pub fn build(
         b.multipart(mixed)
     };
     message.map_err(|e| ComposeError::Build(e.to_string()))
-}
-
-/// Adds a header to a built message (e.g. `X-Forwarded-Message-Id`), cleaned to one line.
-pub fn add_raw_header(message: &mut lettre::Message, name: &'static str, value: &str) {
-    message.headers_mut().insert_raw(HeaderValue::new(
-        HeaderName::new_from_ascii_str(name),
-        one_line(value),
-    ));
 }
 
 /// A filename safe to put in a Content-Disposition: the rule of `display::filename`, so that a file

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::mail::account::{Credentials, Protocol};
+use crate::mail::account::Credentials;
 use crate::mail::imap::folders as imap_folders;
 use crate::mail::imap::{self, FetchedMessage, ImapPool, Overview, Retry, ThreadPage, actions};
 use crate::mail::parse::PartContent;
@@ -44,13 +44,6 @@ fn atoms(f: Flags) -> String {
 }
 
 impl Mailbox {
-    pub fn protocol(&self) -> Protocol {
-        match self {
-            Mailbox::Imap { .. } => Protocol::Imap,
-            Mailbox::Local { .. } => Protocol::Pop3,
-        }
-    }
-
     /// The POP3 account behind a local mailbox.
     pub fn pop_account(&self) -> Option<&Arc<Account>> {
         match self {

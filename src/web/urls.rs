@@ -44,15 +44,6 @@ pub fn folder_from_key(key: &str) -> Option<FolderName> {
     FolderName::new(&decoded)
 }
 
-/// `/mail/{folder}?page=N`, pages counted from 1 in URLs (0 internally).
-pub fn folder_page(f: &FolderName, page: u32) -> String {
-    if page == 0 {
-        folder(f)
-    } else {
-        format!("{}?page={}", folder(f), page + 1)
-    }
-}
-
 /// `POST /mail/{folder}/actions`: flag, move, delete the selected messages.
 pub fn actions(f: &FolderName) -> String {
     format!("{}/actions", folder(f))
