@@ -111,6 +111,68 @@ pub enum Action {
     NotSpam,
 }
 
+/// A flag a toolbar action sets or clears.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlagChange {
+    Seen(bool),
+    Flagged(bool),
+}
+
+/// What an action comes to in a folder, once its target is known: the rule of the toolbar, written
+/// once for every backend (IMAP and the local store each carry out the steps in their own way).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    SetFlag(FlagChange),
+    /// Remove for good: a confirmed delete inside Trash.
+    Expunge,
+    /// A delete inside Trash, not yet confirmed.
+    Confirm,
+    /// Move to this folder.
+    Move(FolderName),
+    /// Nothing to do: the target is the folder itself.
+    Stay,
+}
+
+impl Action {
+    /// The special folder whose name [`Action::step`] needs, if any: backends look it up (IMAP)
+    /// or create it (the local store) first, so that the rule itself stays free of I/O.
+    pub fn needs(&self) -> Option<SpecialUse> {
+        match self {
+            Action::Archive => Some(SpecialUse::Archive),
+            Action::Spam => Some(SpecialUse::Junk),
+            Action::Delete { .. } => Some(SpecialUse::Trash),
+            _ => None,
+        }
+    }
+
+    /// The step this action takes in `folder`, given the folder of [`Action::needs`] (without it,
+    /// nothing moves).
+    pub fn step(&self, folder: &FolderName, special: Option<FolderName>) -> Step {
+        let target = match (self, special) {
+            (Action::MarkRead, _) => return Step::SetFlag(FlagChange::Seen(true)),
+            (Action::MarkUnread, _) => return Step::SetFlag(FlagChange::Seen(false)),
+            (Action::Flag, _) => return Step::SetFlag(FlagChange::Flagged(true)),
+            (Action::Unflag, _) => return Step::SetFlag(FlagChange::Flagged(false)),
+            (Action::MoveTo(t), _) => t.clone(),
+            (Action::NotSpam, _) => FolderName::inbox(),
+            (Action::Delete { confirmed }, Some(trash)) if &trash == folder => {
+                return if *confirmed {
+                    Step::Expunge
+                } else {
+                    Step::Confirm
+                };
+            }
+            (Action::Archive | Action::Spam | Action::Delete { .. }, Some(f)) => f,
+            (Action::Archive | Action::Spam | Action::Delete { .. }, None) => return Step::Stay,
+        };
+        if &target == folder {
+            Step::Stay
+        } else {
+            Step::Move(target)
+        }
+    }
+}
+
 /// What happened.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Applied {
@@ -391,11 +453,31 @@ mod tests {
     }
 
     #[test]
-    fn folder_names_refuse_control_characters() {
+    fn folder_names_refuse_only_nul() {
         assert!(FolderName::new("a\0b").is_none());
         assert_eq!(FolderName::new("c1\u{85}x").unwrap().as_str(), "c1\u{85}x");
         assert!(FolderName::new("").is_none());
         assert!(FolderName::new("inbox").unwrap().is_inbox());
         assert_eq!(FolderName::new("Été/2025").unwrap().as_str(), "Été/2025");
+    }
+
+    #[test]
+    fn toolbar_actions_come_to_one_step_each() {
+        let inbox = FolderName::inbox();
+        let trash = FolderName::new("Trash").unwrap();
+        let del = |confirmed| Action::Delete { confirmed };
+        assert_eq!(del(false).needs(), Some(SpecialUse::Trash));
+        assert_eq!(
+            del(false).step(&inbox, Some(trash.clone())),
+            Step::Move(trash.clone())
+        );
+        assert_eq!(del(false).step(&trash, Some(trash.clone())), Step::Confirm);
+        assert_eq!(del(true).step(&trash, Some(trash.clone())), Step::Expunge);
+        assert_eq!(Action::NotSpam.step(&inbox, None), Step::Stay);
+        assert_eq!(
+            Action::MarkRead.step(&inbox, None),
+            Step::SetFlag(FlagChange::Seen(true))
+        );
+        assert_eq!(Action::Archive.step(&inbox, None), Step::Stay);
     }
 }

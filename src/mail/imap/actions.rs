@@ -4,7 +4,7 @@
 use super::conn::Conn;
 use super::{codec, list_folders, special_folder};
 pub use crate::mail::{Action, Applied, Selection};
-use crate::mail::{FolderName, MailError, SpecialUse};
+use crate::mail::{FlagChange, FolderName, MailError, SpecialUse, Step};
 
 /// Applies `action` to the selected messages of `folder`.
 pub async fn apply(
@@ -16,42 +16,33 @@ pub async fn apply(
     let Some(set) = uid_set(selection) else {
         return Ok(Applied::NothingSelected);
     };
-    let flags = |op: &str, flag: &str| format!("UID STORE {set} {op}FLAGS.SILENT ({flag})");
-    let store = match action {
-        Action::MarkRead => Some(flags("+", "\\Seen")),
-        Action::MarkUnread => Some(flags("-", "\\Seen")),
-        Action::Flag => Some(flags("+", "\\Flagged")),
-        Action::Unflag => Some(flags("-", "\\Flagged")),
-        _ => None,
+    let special = match action.needs() {
+        Some(role) => Some(special_folder(conn, role).await?),
+        None => None,
     };
-    if let Some(cmd) = store {
-        conn.select(folder).await?;
-        conn.command(&cmd).await?;
-        return Ok(Applied::Done);
-    }
-    let target = match action {
-        Action::MoveTo(t) => t.clone(),
-        Action::Archive => special_folder(conn, SpecialUse::Archive).await?,
-        Action::Spam => special_folder(conn, SpecialUse::Junk).await?,
-        Action::NotSpam => FolderName::inbox(),
-        Action::Delete { confirmed } => {
-            let trash = special_folder(conn, SpecialUse::Trash).await?;
-            if &trash == folder {
-                if !confirmed {
-                    return Ok(Applied::NeedsConfirmation);
-                }
-                expunge(conn, folder, &set, true).await?;
-                return Ok(Applied::Done);
-            }
-            trash
+    match action.step(folder, special) {
+        Step::SetFlag(change) => {
+            let (op, flag) = match change {
+                FlagChange::Seen(on) => (on, "\\Seen"),
+                FlagChange::Flagged(on) => (on, "\\Flagged"),
+            };
+            let op = if op { "+" } else { "-" };
+            conn.select(folder).await?;
+            conn.command(&format!("UID STORE {set} {op}FLAGS.SILENT ({flag})"))
+                .await?;
+            Ok(Applied::Done)
         }
-        _ => unreachable!("flag actions handled above"),
-    };
-    if &target == folder {
-        return Ok(Applied::Done);
+        Step::Confirm => Ok(Applied::NeedsConfirmation),
+        Step::Expunge => {
+            expunge(conn, folder, &set, true).await?;
+            Ok(Applied::Done)
+        }
+        Step::Stay => Ok(Applied::Done),
+        Step::Move(target) => {
+            move_set(conn, folder, &set, &target).await?;
+            Ok(Applied::Moved(target))
+        }
     }
-    move_set(conn, folder, &set, &target).await?;
-    Ok(Applied::Moved(target))
 }
 
 /// Moves messages; RFC 6851 MOVE when offered, otherwise COPY, mark `\Deleted`, and expunge just them.

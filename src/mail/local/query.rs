@@ -17,8 +17,8 @@ use crate::mail::imap::{FetchedMessage, MAX_DISPLAY_BYTES, Overview, ThreadPage,
 use crate::mail::parse::{self, PartContent};
 use crate::mail::thread::{self, ThreadInput};
 use crate::mail::{
-    Action, Applied, Flags, FolderName, ListPage, ListQuery, MailError, MessageSummary, Search,
-    Section, Selection, SortKey, SpecialUse, Uid,
+    Action, Applied, FlagChange, Flags, FolderName, ListPage, ListQuery, MailError, MessageSummary,
+    Search, Section, Selection, SortKey, SpecialUse, Step, Uid,
 };
 
 /// Largest header block read for the list and the index.
@@ -569,65 +569,50 @@ impl LocalMailbox {
             return Ok((Applied::NothingSelected, vec![]));
         }
         let msgs = self.selected(folder, selection).await?;
-        let change = |f: Flags| -> Option<Flags> {
-            let mut n = f;
-            match action {
-                Action::MarkRead => n.seen = true,
-                Action::MarkUnread => n.seen = false,
-                Action::Flag => n.flagged = true,
-                Action::Unflag => n.flagged = false,
-                _ => return None,
-            }
-            Some(n)
-        };
-        if change(Flags::default()).is_some() {
-            for m in &msgs {
-                if let Some(n) = change(m.flags).filter(|n| *n != m.flags) {
-                    self.set_flags(folder, m, n).await?;
-                }
-            }
-            return Ok((Applied::Done, vec![]));
-        }
         let tags = |msgs: &[LocalMessage]| -> Vec<String> {
             msgs.iter().filter_map(|m| super::tag_of(&m.path)).collect()
         };
-        let target = match action {
-            Action::MoveTo(t) => {
-                if !self.store.has_folder(t) {
+        let special = match action.needs() {
+            Some(role) => Some(self.special_folder(role).await?),
+            None => None,
+        };
+        match action.step(folder, special) {
+            Step::SetFlag(change) => {
+                for m in &msgs {
+                    let mut n = m.flags;
+                    match change {
+                        FlagChange::Seen(on) => n.seen = on,
+                        FlagChange::Flagged(on) => n.flagged = on,
+                    }
+                    if n != m.flags {
+                        self.set_flags(folder, m, n).await?;
+                    }
+                }
+                Ok((Applied::Done, vec![]))
+            }
+            Step::Confirm => Ok((Applied::NeedsConfirmation, vec![])),
+            Step::Expunge => {
+                for m in &msgs {
+                    self.store.remove(m).await.map_err(io)?;
+                }
+                Ok((Applied::Done, tags(&msgs)))
+            }
+            Step::Stay => Ok((Applied::Done, vec![])),
+            Step::Move(target) => {
+                if !self.store.has_folder(&target) {
                     return Err(MailError::FolderNotFound);
                 }
-                t.clone()
-            }
-            Action::Archive => self.special_folder(SpecialUse::Archive).await?,
-            Action::Spam => self.special_folder(SpecialUse::Junk).await?,
-            Action::NotSpam => FolderName::inbox(),
-            Action::Delete { confirmed } => {
-                let trash = self.special_folder(SpecialUse::Trash).await?;
-                if &trash == folder {
-                    if !confirmed {
-                        return Ok((Applied::NeedsConfirmation, vec![]));
-                    }
-                    for m in &msgs {
-                        self.store.remove(m).await.map_err(io)?;
-                    }
-                    return Ok((Applied::Done, tags(&msgs)));
+                for m in &msgs {
+                    self.store.move_to(m, &target).await.map_err(io)?;
                 }
-                trash
+                let deleted = if matches!(action, Action::Delete { .. }) {
+                    tags(&msgs)
+                } else {
+                    vec![]
+                };
+                Ok((Applied::Moved(target), deleted))
             }
-            _ => unreachable!("flag actions handled above"),
-        };
-        if &target == folder {
-            return Ok((Applied::Done, vec![]));
         }
-        for m in &msgs {
-            self.store.move_to(m, &target).await.map_err(io)?;
-        }
-        let deleted = if matches!(action, Action::Delete { .. }) {
-            tags(&msgs)
-        } else {
-            vec![]
-        };
-        Ok((Applied::Moved(target), deleted))
     }
 
     /// Deletes every message of a folder; returns their download tags.
