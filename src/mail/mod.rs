@@ -359,6 +359,14 @@ pub struct ListPage {
     pub messages: Vec<MessageSummary>,
 }
 
+/// The page shown when `page` (from 0) of `total` items is asked for: the last one when past it; and
+/// the page size, at least 1. One rule for every list, whatever the backend.
+pub fn clamp_page(total: u32, page: u32, page_size: u32) -> (u32, u32) {
+    let page_size = page_size.max(1);
+    let pages = total.div_ceil(page_size).max(1);
+    (page.min(pages - 1), page_size)
+}
+
 impl ListPage {
     /// Number of pages (at least one, even for an empty folder).
     pub fn page_count(&self) -> u32 {

@@ -213,10 +213,8 @@ pub async fn list_query(
     } else {
         sorted_without_sort(conn, &criteria, query).await?
     };
-    let page_size = page_size.max(1);
     let total = uids.len() as u32;
-    let pages = total.div_ceil(page_size).max(1);
-    let page = page.min(pages - 1);
+    let (page, page_size) = crate::mail::clamp_page(total, page, page_size);
     let start = (page * page_size) as usize;
     let slice: Vec<Uid> = uids
         .iter()
@@ -333,10 +331,8 @@ pub async fn list_page(
     page_size: u32,
 ) -> Result<ListPage, MailError> {
     let sel = conn.select(folder).await?;
-    let page_size = page_size.max(1);
     let total = sel.exists;
-    let pages = total.div_ceil(page_size).max(1);
-    let page = page.min(pages - 1);
+    let (page, page_size) = crate::mail::clamp_page(total, page, page_size);
     let mut messages = Vec::new();
     if total > 0 {
         let hi = total - page * page_size;

@@ -18,7 +18,7 @@ use crate::mail::parse::{self, PartContent};
 use crate::mail::thread::{self, ThreadInput};
 use crate::mail::{
     Action, Applied, FlagChange, Flags, FolderName, ListPage, ListQuery, MailError, MessageSummary,
-    Search, Section, Selection, SortKey, SpecialUse, Step, Uid,
+    Search, Section, Selection, SortKey, SpecialUse, Step, Uid, clamp_page,
 };
 
 /// Largest header block read for the list and the index.
@@ -146,12 +146,6 @@ fn key_of(m: &LocalMessage) -> String {
 /// True for a modification time old enough to be trusted (see [`SETTLE`]).
 fn settled(t: Option<SystemTime>) -> bool {
     t.is_some_and(|t| t.elapsed().is_ok_and(|age| age >= SETTLE))
-}
-
-fn clamp_page(total: u32, page: u32, page_size: u32) -> (u32, u32) {
-    let page_size = page_size.max(1);
-    let pages = total.div_ceil(page_size).max(1);
-    (page.min(pages - 1), page_size)
 }
 
 impl LocalMailbox {
