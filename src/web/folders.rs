@@ -15,7 +15,9 @@ use crate::mail::FolderName;
 use crate::web::error::{WebError, redirect};
 use crate::web::extract::CurrentUser;
 use crate::web::urls;
-use crate::web::view::{ConfirmPage, PageCtx, Sidebar, display_name, render, sidebar};
+use crate::web::view::{
+    ConfirmPage, PageCtx, Sidebar, display_name, folder_options, render, sidebar,
+};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -68,18 +70,8 @@ async fn folders_get(user: CurrentUser) -> Result<Response, WebError> {
             subscribed: f.subscribed,
         })
         .collect();
-    let parents = overview
-        .folders
-        .iter()
-        .filter(|f| f.delimiter.is_some())
-        .map(|f| {
-            let indent = "\u{a0}\u{a0}".repeat(f.depth);
-            (
-                urls::folder_key(&f.name),
-                format!("{indent}{}", display_name(lang, f)),
-            )
-        })
-        .collect();
+    // Any folder that can hold others (the server gave it a hierarchy delimiter).
+    let parents = folder_options(lang, &overview.folders, |f| f.delimiter.is_some());
     Ok(render(&FoldersPage {
         sidebar: sidebar(lang, &overview, &FolderName::inbox()),
         ctx,

@@ -199,9 +199,19 @@ pub fn role_of(folders: &[Folder], name: &FolderName) -> Option<SpecialUse> {
 /// The folders messages can be moved to from `current`: (value, label) pairs in sidebar order, nested
 /// ones indented.
 pub fn move_targets(lang: Lang, folders: &[Folder], current: &FolderName) -> Vec<(String, String)> {
+    folder_options(lang, folders, |f| f.selectable && &f.name != current)
+}
+
+/// The folders `keep` lets through, as (value, label) pairs of a `<select>`: the folder's key and its
+/// name, indented by its depth.
+pub fn folder_options(
+    lang: Lang,
+    folders: &[Folder],
+    keep: impl Fn(&Folder) -> bool,
+) -> Vec<(String, String)> {
     folders
         .iter()
-        .filter(|f| f.selectable && &f.name != current)
+        .filter(|f| keep(f))
         .map(|f| {
             let indent = "\u{a0}\u{a0}".repeat(f.depth);
             (
