@@ -17,8 +17,8 @@ use crate::web::error::{WebError, redirect};
 use crate::web::extract::CurrentUser;
 use crate::web::urls;
 use crate::web::view::{
-    AddrView, ConfirmPage, FolderKind, LIST_TEXT, PageCtx, Sidebar, SubjectView, folder_title,
-    move_targets, render, role_of, sidebar,
+    ConfirmPage, FolderKind, MessageRow, PageCtx, Sidebar, folder_title, move_targets, render,
+    role_of, sidebar,
 };
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -28,31 +28,13 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/mail/{folder}/empty", post(empty_post))
 }
 
-/// A message line, ready to print.
-struct Row {
-    uid: u32,
-    url: String,
-    from: AddrView,
-    subject: String,
-    date: String,
-    size: String,
-    unread: bool,
-    flagged: bool,
-    answered: bool,
-    attachment: bool,
-    /// Reply depth in the conversation view (0 in the list).
-    depth: usize,
-    /// First message of a conversation (the view draws a separator above it).
-    thread_start: bool,
-}
-
 #[derive(Template)]
 #[template(path = "mailbox.html")]
 struct MailboxPage {
     ctx: PageCtx,
     sidebar: Sidebar,
     folder_title: String,
-    rows: Vec<Row>,
+    rows: Vec<MessageRow>,
     position: String,
     newer_url: Option<String>,
     older_url: Option<String>,
@@ -341,51 +323,30 @@ async fn mailbox_get(
     Ok(render(&view))
 }
 
-fn rows(user: &CurrentUser, list: &ListPage) -> Vec<Row> {
+fn rows(user: &CurrentUser, list: &ListPage) -> Vec<MessageRow> {
     let now = chrono::Utc::now().timestamp();
     list.messages
         .iter()
-        .map(|m| row(user.lang, now, &list.folder, m, 0, false))
+        .map(|m| MessageRow::of(user.lang, now, &list.folder, m))
         .collect()
 }
 
-fn thread_rows(user: &CurrentUser, folder: &FolderName, page: &imap::ThreadPage) -> Vec<Row> {
+fn thread_rows(
+    user: &CurrentUser,
+    folder: &FolderName,
+    page: &imap::ThreadPage,
+) -> Vec<MessageRow> {
     let now = chrono::Utc::now().timestamp();
     page.threads
         .iter()
         .flat_map(|t| {
-            t.iter()
-                .enumerate()
-                .map(move |(i, (m, depth))| row(user.lang, now, folder, m, (*depth).min(6), i == 0))
+            t.iter().enumerate().map(move |(i, (m, depth))| MessageRow {
+                depth: (*depth).min(6),
+                thread_start: i == 0,
+                ..MessageRow::of(user.lang, now, folder, m)
+            })
         })
         .collect()
-}
-
-fn row(
-    lang: crate::i18n::Lang,
-    now: i64,
-    folder: &FolderName,
-    m: &crate::mail::MessageSummary,
-    depth: usize,
-    thread_start: bool,
-) -> Row {
-    Row {
-        uid: m.uid.0,
-        url: urls::message(folder, m.uid),
-        from: AddrView::of(lang, &m.from, LIST_TEXT, true),
-        subject: SubjectView::of(lang, &m.subject, 2 * LIST_TEXT).text,
-        date: m
-            .date
-            .map(|d| lang.format_list_date(d, now))
-            .unwrap_or_default(),
-        size: lang.format_size(m.size as u64),
-        unread: !m.flags.seen,
-        flagged: m.flags.flagged,
-        answered: m.flags.answered,
-        attachment: m.has_attachment,
-        depth,
-        thread_start,
-    }
 }
 
 /// `POST /mail/{folder}/actions`: the toolbar of the list and of the message page.

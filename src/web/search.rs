@@ -12,9 +12,7 @@ use crate::mail::{FolderName, Search};
 use crate::web::error::WebError;
 use crate::web::extract::CurrentUser;
 use crate::web::urls;
-use crate::web::view::{
-    AddrView, LIST_TEXT, PageCtx, Sidebar, SubjectView, display_name, render, sidebar,
-};
+use crate::web::view::{MessageRow, PageCtx, Sidebar, display_name, render, sidebar};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new().route(urls::SEARCH, get(search_get))
@@ -23,16 +21,6 @@ pub(crate) fn routes() -> Router<AppState> {
 /// Hits kept across all folders (the most recent ones).
 const CAP: usize = 500;
 const PAGE: usize = 50;
-
-struct Row {
-    url: String,
-    from: AddrView,
-    subject: String,
-    folder: String,
-    folder_url: String,
-    date: String,
-    unread: bool,
-}
 
 #[derive(Template)]
 #[template(path = "search.html")]
@@ -43,7 +31,7 @@ struct SearchPage {
     f_unread: bool,
     f_flagged: bool,
     f_attachments: bool,
-    rows: Vec<Row>,
+    rows: Vec<MessageRow>,
     position: String,
     newer_url: Option<String>,
     older_url: Option<String>,
@@ -92,17 +80,10 @@ async fn search_get(
         .iter()
         .skip(page * PAGE)
         .take(PAGE)
-        .map(|(f, m)| Row {
-            url: urls::message(f, m.uid),
-            from: AddrView::of(lang, &m.from, LIST_TEXT, true),
-            subject: SubjectView::of(lang, &m.subject, 2 * LIST_TEXT).text,
+        .map(|(f, m)| MessageRow {
             folder: label(f),
             folder_url: urls::folder(f),
-            date: m
-                .date
-                .map(|d| lang.format_list_date(d, now))
-                .unwrap_or_default(),
-            unread: !m.flags.seen,
+            ..MessageRow::of(lang, now, f, m)
         })
         .collect();
     let link = |p: usize| {

@@ -319,6 +319,53 @@ impl AddrView {
     }
 }
 
+/// A message line of a list (a folder, its conversations, search in all folders), ready to print.
+#[derive(Clone, Debug)]
+pub struct MessageRow {
+    pub uid: u32,
+    pub url: String,
+    pub from: AddrView,
+    pub subject: String,
+    pub date: String,
+    pub size: String,
+    pub unread: bool,
+    pub flagged: bool,
+    pub answered: bool,
+    pub attachment: bool,
+    /// Reply depth in the conversation view (0 in the list).
+    pub depth: usize,
+    /// First message of a conversation (the view draws a separator above it).
+    pub thread_start: bool,
+    /// The folder's name and link, in search results across folders (empty elsewhere).
+    pub folder: String,
+    pub folder_url: String,
+}
+
+impl MessageRow {
+    /// The line of `m`, in `folder`; `now` words the date ("14:02" today, a date before).
+    pub fn of(lang: Lang, now: i64, folder: &FolderName, m: &crate::mail::MessageSummary) -> Self {
+        MessageRow {
+            uid: m.uid.0,
+            url: urls::message(folder, m.uid),
+            from: AddrView::of(lang, &m.from, LIST_TEXT, true),
+            subject: SubjectView::of(lang, &m.subject, 2 * LIST_TEXT).text,
+            date: m
+                .date
+                .map(|d| lang.format_list_date(d, now))
+                .unwrap_or_default(),
+            size: lang.format_size(m.size as u64),
+            unread: !m.flags.seen,
+            flagged: m.flags.flagged,
+            answered: m.flags.answered,
+            attachment: m.has_attachment,
+            depth: 0,
+            thread_start: false,
+            folder: String::new(),
+            folder_url: String::new(),
+        }
+    }
+}
+
 /// A list of mailboxes for the message page: the first [`PAGE_RECIPIENTS`], then the rest behind
 /// "and N more".
 #[derive(Clone, Debug, Default)]
