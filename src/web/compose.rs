@@ -848,9 +848,17 @@ async fn stash_and_login(
     let mut resp = redirect(&urls::login_expired_then(&urls::compose_restore(&id)));
     resp.headers_mut().insert(
         header::SET_COOKIE,
-        format!("{STASH_COOKIE}={id}; Path=/; HttpOnly; SameSite=Lax; Max-Age=86400")
-            .parse()
-            .expect("valid cookie"),
+        // The same attributes as the session cookie's, `Secure` included behind https.
+        format!(
+            "{STASH_COOKIE}={id}; Path=/; HttpOnly; SameSite=Lax; Max-Age=86400{}",
+            if state.config.is_https() {
+                "; Secure"
+            } else {
+                ""
+            }
+        )
+        .parse()
+        .expect("valid cookie"),
     );
     Ok(resp)
 }
