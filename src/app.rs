@@ -30,6 +30,14 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// Drops what a session holds of a user's mail: its pooled IMAP connections, or its POP3
+    /// account (checks stop), and with them the password. At logout, and when a session outlives
+    /// its lifetime.
+    pub fn end_mail_session(&self, pool_key: &str) {
+        self.pool.logout(pool_key);
+        self.pops.logout(pool_key);
+    }
+
     /// Builds the state and starts the pool's reaper.
     pub fn new(config: Config) -> Self {
         let pool = ImapPool::new(config.pool.clone(), config.tls.clone());

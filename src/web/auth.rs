@@ -226,8 +226,7 @@ async fn logout_post(
         if user.csrf != form.csrf {
             return Err(WebError::BadRequest("logout without a valid token".into()));
         }
-        state.pool.logout(&user.pool_key);
-        state.pops.logout(&user.pool_key);
+        state.end_mail_session(&user.pool_key);
     }
     session
         .flush()

@@ -133,8 +133,7 @@ where
         let now = chrono::Utc::now().timestamp();
         if outlived(user.login_at, now, app.config.session_max_lifetime) {
             // However active, a session ends: the passwords it holds are dropped with it.
-            app.pool.logout(&user.pool_key);
-            app.pops.logout(&user.pool_key);
+            app.end_mail_session(&user.pool_key);
             let _ = session.flush().await;
             return Err(WebError::SessionExpired);
         }
