@@ -16,8 +16,33 @@ use super::{Flags, FolderName, MailError, SpecialUse, Uid};
 pub struct Original {
     pub folder: FolderName,
     pub uid: Uid,
-    /// `\Answered` or `$Forwarded`.
-    pub flag: &'static str,
+    pub answer: Answer,
+}
+
+/// How a sent message relates to the one it came from: the flag that one gets once it is sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Answer {
+    Answered,
+    Forwarded,
+}
+
+impl Answer {
+    /// From the compose form's hidden field (`answered`, `forwarded`).
+    pub fn from_form(s: &str) -> Option<Self> {
+        match s {
+            "answered" => Some(Answer::Answered),
+            "forwarded" => Some(Answer::Forwarded),
+            _ => None,
+        }
+    }
+
+    /// The IMAP flag or keyword (RFC 3501 `\Answered`, RFC 5788 `$Forwarded`).
+    pub fn flag(self) -> &'static str {
+        match self {
+            Answer::Answered => "\\Answered",
+            Answer::Forwarded => "$Forwarded",
+        }
+    }
 }
 
 /// What became of a send.
@@ -97,7 +122,7 @@ async fn file_sent(
     mail.append(&sent, seen, bytes).await?;
     if let Some(o) = &original {
         // The original may have been deleted meanwhile; that is not a failure to send.
-        let _ = mail.add_flag(&o.folder, o.uid, o.flag).await;
+        let _ = mail.add_flag(&o.folder, o.uid, o.answer.flag()).await;
     }
     let drafts = mail.special_folder(SpecialUse::Drafts).await?;
     let old = mail.find_by_message_id(&drafts, message_id).await?;

@@ -19,7 +19,7 @@ use crate::app::AppState;
 use crate::i18n::Lang;
 use crate::mail::compose::{self, Outgoing, OutgoingAttachment};
 
-use crate::mail::outbox::{self, Original, Outcome, SendFailure};
+use crate::mail::outbox::{self, Answer, Original, Outcome, SendFailure};
 use crate::mail::parse::{Addr, parse_for_compose};
 use crate::mail::smtp::SendError;
 use crate::mail::{FolderName, SpecialUse, Uid};
@@ -513,15 +513,10 @@ async fn send(
 fn original_of(f: &Fields) -> Option<Original> {
     let folder = urls::folder_from_key(&f.original_folder)?;
     let uid = f.original_uid.parse().ok().filter(|u| *u > 0)?;
-    let flag = match f.original_flag.as_str() {
-        "answered" => "\\Answered",
-        "forwarded" => "$Forwarded",
-        _ => return None,
-    };
     Some(Original {
         folder,
         uid: Uid(uid),
-        flag,
+        answer: Answer::from_form(&f.original_flag)?,
     })
 }
 
