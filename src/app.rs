@@ -27,6 +27,8 @@ pub struct AppState {
     /// Browser sessions (purged of expired ones every minute).
     pub sessions: Sessions,
     pub throttle: Throttle,
+    /// Message bodies just rendered, for the frames that show them.
+    pub frames: crate::web::frames::Frames,
 }
 
 impl AppState {
@@ -76,6 +78,7 @@ impl AppState {
         AppState {
             sessions,
             throttle: Throttle::default(),
+            frames: Default::default(),
             pops,
             settings: SettingsStore::new(&config.data_dir),
             compose,

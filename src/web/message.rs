@@ -18,6 +18,7 @@ use crate::mail::sanitize::{self, DeceptiveLink, HtmlPolicy, SafeCss, SafeHtml, 
 use crate::mail::{FolderName, Section, Uid};
 use crate::web::error::WebError;
 use crate::web::extract::CurrentUser;
+use crate::web::frames::Rendered;
 use crate::web::mailbox::folder_from_path;
 use crate::web::urls;
 use crate::web::view::{
@@ -103,6 +104,8 @@ struct BodyFrame {
 #[derive(Deserialize)]
 struct RemoteQuery {
     remote: Option<String>,
+    /// The rendering the page kept for its frame.
+    r: Option<String>,
 }
 
 fn parse_target(folder: &str, uid: &str) -> Result<(FolderName, Uid), WebError> {
@@ -146,8 +149,16 @@ async fn message_get(
         Body::Html(html) => match render_html(html, &msg, allow_remote, lang).await {
             Some(s) => {
                 deceptive = s.deceptive;
+                let token = state.frames.keep(
+                    &user.user.pool_key,
+                    Rendered {
+                        html: s.html,
+                        css: s.css,
+                        remote: allow_remote,
+                    },
+                );
                 (
-                    BodyView::Frame(urls::body(&folder, uid, allow_remote)),
+                    BodyView::Frame(urls::body_kept(&folder, uid, allow_remote, &token)),
                     s.had_remote,
                 )
             }
@@ -311,6 +322,13 @@ async fn body_get(
     Query(q): Query<RemoteQuery>,
 ) -> Result<Response, WebError> {
     let (folder, uid) = parse_target(&folder, &uid)?;
+    let kept =
+        q.r.as_deref()
+            .and_then(|t| state.frames.get(&user.user.pool_key, t))
+            .filter(|k| k.remote == q.remote.is_some());
+    if let Some(k) = kept {
+        return Ok(frame_response(k.html.clone(), k.css.clone(), k.remote));
+    }
     let fetched = user.mail.message(&folder, uid, false).await?;
     let msg = parse_message(&fetched.raw);
     let allow_remote = q.remote.is_some() || trusted_sender(&state, &user, &msg).await;
@@ -325,8 +343,13 @@ async fn body_get(
         Body::Text(t) => (sanitize::text_to_html(t), SafeCss::default()),
         Body::Empty => (SafeHtml::default(), SafeCss::default()),
     };
-    // The frame's own policy: nothing may load but the images inside the message (data: URIs), and
-    // remote images only when the user asked. No script at all, no forms, no plugins, no base URL.
+    Ok(frame_response(html, css, allow_remote))
+}
+
+/// The body frame's page, under its own policy: nothing may load but the images inside the message
+/// (data: URIs), and remote images only when the user asked. No script at all, no forms, no
+/// plugins, no base URL.
+fn frame_response(html: SafeHtml, css: SafeCss, allow_remote: bool) -> Response {
     let img = if allow_remote {
         "img-src data: https: http:"
     } else {
@@ -337,7 +360,7 @@ async fn body_get(
          form-action 'none'; base-uri 'none'; frame-ancestors 'self'; \
          sandbox allow-popups allow-popups-to-escape-sandbox"
     );
-    Ok((
+    (
         [
             (header::CONTENT_SECURITY_POLICY, csp),
             (header::X_FRAME_OPTIONS, "SAMEORIGIN".to_owned()),
@@ -346,7 +369,7 @@ async fn body_get(
         ],
         render(&BodyFrame { html, css }),
     )
-        .into_response())
+        .into_response()
 }
 
 async fn part_get(

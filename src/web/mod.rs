@@ -7,6 +7,7 @@ pub mod error;
 pub mod events;
 pub mod extract;
 pub mod folders;
+pub mod frames;
 pub mod mailbox;
 pub mod message;
 pub mod pop;

@@ -85,6 +85,12 @@ pub fn body(f: &FolderName, uid: Uid, remote: bool) -> String {
     }
 }
 
+/// The body frame, naming the rendering the page kept for it (see `web::frames`).
+pub fn body_kept(f: &FolderName, uid: Uid, remote: bool, token: &str) -> String {
+    let sep = if remote { '&' } else { '?' };
+    format!("{}{sep}r={}", body(f, uid, remote), seg(token))
+}
+
 /// One MIME part, downloaded.
 pub fn part(f: &FolderName, uid: Uid, section: &Section) -> String {
     format!("{}/part/{}", message(f, uid), section)

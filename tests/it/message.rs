@@ -521,3 +521,45 @@ async fn links_that_lie_about_their_target_are_listed_above_the_message() {
         .unwrap();
     assert!(text(&fr).contains("ne mènent pas là où leur texte l’indique"));
 }
+
+/// Issue 12: the body frame shows what the message page rendered, without fetching the message
+/// again; a frame URL without the page's token (or another session's) still works, by itself.
+#[tokio::test]
+async fn the_frame_reuses_the_page_rendering() {
+    let proxy = crate::support::proxy::FaultProxy::start().await;
+    let port = proxy.port.to_string();
+    let app = TestApp::with(&[
+        ("COURRIER_IMAP_PORT", &port),
+        ("COURRIER_IMAP_SECURITY", "none"),
+    ])
+    .await;
+    let acct = new_account("frame-reuse");
+    Probe::connect(&acct)
+        .await
+        .append("INBOX", "", &fixture("html-newsletter.eml"))
+        .await;
+    app.login(&acct).await;
+    let fetches = || proxy.count_commands("UID FETCH 1 (UID FLAGS RFC822.SIZE BODY.PEEK[]");
+    let page = app.page("/mail/INBOX/1").await;
+    let src = page
+        .split("class=\"body-frame\"")
+        .nth(1)
+        .and_then(|s| s.split("src=\"").nth(1))
+        .and_then(|s| s.split('"').next())
+        .map(|s| html_escape::decode_html_entities(s).into_owned())
+        .expect("a body frame");
+    assert!(src.contains("r="), "{src}");
+    assert_eq!(fetches(), 1, "the page fetched the message once");
+    let frame = app.page(&src).await;
+    assert!(frame.contains("gazette"), "the frame shows the body");
+    assert_eq!(fetches(), 1, "the frame did not fetch it again");
+    // Without the token, or from another session, the frame does the work itself.
+    let plain = app.page("/mail/INBOX/1/body").await;
+    assert_eq!(fetches(), 2);
+    assert!(plain.contains("gazette"));
+    let other = app.other_browser();
+    other.login(&acct).await;
+    let theirs = other.page(&src).await;
+    assert!(theirs.contains("gazette"));
+    assert_eq!(fetches(), 3, "another session's token is not honoured");
+}

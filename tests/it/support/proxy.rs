@@ -102,6 +102,17 @@ impl FaultProxy {
             .any(|c| c.starts_with(prefix))
     }
 
+    /// How many commands starting with `prefix` (after their tag) Courrier sent.
+    pub fn count_commands(&self, prefix: &str) -> usize {
+        self.faults
+            .commands
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|c| c.starts_with(prefix))
+            .count()
+    }
+
     /// How many faults were injected.
     pub fn fired(&self) -> usize {
         self.faults.fired.load(Ordering::SeqCst)
