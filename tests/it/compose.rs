@@ -598,19 +598,23 @@ async fn an_attachment_over_the_limit_is_refused_and_nothing_else_is_lost() {
     assert!(text.contains("Attachments up to"), "the limit is shown");
 }
 
-/// Behind https the cookie naming a kept message is `Secure`, as the session cookie is.
-#[tokio::test]
-async fn the_stash_cookie_is_secure_behind_https() {
-    let app = TestApp::with(&[("COURRIER_SERVER_PUBLIC_URL", "https://mail.example.org")]).await;
-    let form = Form::new()
+/// "Send" from a browser whose session is gone (no cookie at all, a stale token).
+fn sent_without_session(body: &str) -> Form {
+    Form::new()
         .text("csrf", "stale")
         .text("compose_id", "")
         .text("message_id", "")
         .text("to", "bob@example.test")
         .text("subject", "Ne pas perdre")
-        .text("body", "Texte.")
-        .text("action", "send");
-    let r = post(&app, form).await;
+        .text("body", body.to_owned())
+        .text("action", "send")
+}
+
+/// Behind https the cookie naming a kept message is `Secure`, as the session cookie is.
+#[tokio::test]
+async fn the_stash_cookie_is_secure_behind_https() {
+    let app = TestApp::with(&[("COURRIER_SERVER_PUBLIC_URL", "https://mail.example.org")]).await;
+    let r = post(&app, sent_without_session("Texte.")).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let cookie = r.headers()["set-cookie"].to_str().unwrap();
     assert!(cookie.starts_with("courrier_stash="), "{cookie}");
@@ -622,15 +626,11 @@ async fn a_form_posted_after_the_session_expired_comes_back_after_login() {
     let app = TestApp::start().await;
     let acct = new_account("expired");
     // A browser whose session is gone (no cookie at all) posts its message.
-    let form = Form::new()
-        .text("csrf", "stale")
-        .text("compose_id", "")
-        .text("message_id", "")
-        .text("to", "bob@example.test")
-        .text("subject", "Ne pas perdre")
-        .text("body", "Trois paragraphes écrits avec soin.")
-        .text("action", "send");
-    let r = post(&app, form).await;
+    let r = post(
+        &app,
+        sent_without_session("Trois paragraphes écrits avec soin."),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let location = r.headers()["location"].to_str().unwrap().to_owned();
     assert!(
