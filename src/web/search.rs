@@ -12,7 +12,7 @@ use crate::mail::{FolderName, Search};
 use crate::web::error::WebError;
 use crate::web::extract::CurrentUser;
 use crate::web::urls;
-use crate::web::view::{MessageRow, PageCtx, Sidebar, display_name, render, sidebar};
+use crate::web::view::{MessageRow, PageCtx, Sidebar, folder_title, render, sidebar};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new().route(urls::SEARCH, get(search_get))
@@ -67,21 +67,16 @@ async fn search_get(
     let lang = user.lang;
     let now = chrono::Utc::now().timestamp();
     let pages = hits.len().div_ceil(PAGE).max(1);
-    let page = (sq.page.unwrap_or(1).max(1) as usize - 1).min(pages - 1);
-    let label = |f: &FolderName| {
-        overview
-            .folders
-            .iter()
-            .find(|x| &x.name == f)
-            .map(|x| display_name(lang, x))
-            .unwrap_or_else(|| f.to_string())
-    };
+    // Pages are numbered from 1 in URLs; the rule for the last page is the lists' own.
+    let asked = sq.page.unwrap_or(1).max(1) - 1;
+    let (page, _) = crate::mail::clamp_page(hits.len() as u32, asked, PAGE as u32);
+    let page = page as usize;
     let rows = hits
         .iter()
         .skip(page * PAGE)
         .take(PAGE)
         .map(|(f, m)| MessageRow {
-            folder: label(f),
+            folder: folder_title(lang, &overview.folders, f),
             folder_url: urls::folder(f),
             ..MessageRow::of(lang, now, f, m)
         })
