@@ -22,7 +22,7 @@ use crate::web::view::{PageCtx, render};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/", get(|| async { redirect("/mail/INBOX") }))
+        .route("/", get(|| async { redirect(urls::HOME) }))
         .route(urls::LOGIN, get(login_get).post(login_post))
         .route(urls::LOGOUT, post(logout_post))
 }

@@ -22,10 +22,10 @@ use crate::web::view::{
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route(urls::FOLDERS, get(folders_get))
-        .route("/folders/create", post(create_post))
-        .route("/folders/rename", post(rename_post))
-        .route("/folders/delete", post(delete_post))
-        .route("/folders/subscribe", post(subscribe_post))
+        .route(urls::FOLDER_CREATE, post(create_post))
+        .route(urls::FOLDER_RENAME, post(rename_post))
+        .route(urls::FOLDER_DELETE, post(delete_post))
+        .route(urls::FOLDER_SUBSCRIBE, post(subscribe_post))
 }
 
 struct Row {
@@ -160,7 +160,7 @@ async fn delete_post(user: CurrentUser, body: Bytes) -> Result<Response, WebErro
         return Ok(render(&ConfirmPage {
             ctx: PageCtx::user(&user, lang.t("confirm-title")),
             question: lang.t_args("confirm-delete-folder", &[("folder", shown(&folder))]),
-            action_url: "/folders/delete".into(),
+            action_url: urls::FOLDER_DELETE.into(),
             cancel_url: urls::FOLDERS.into(),
             fields: vec![("folder".into(), urls::folder_key(&folder))],
         }));

@@ -20,6 +20,14 @@ pub const FOLDERS: &str = "/folders";
 pub const SEARCH: &str = "/search";
 pub const CHECK: &str = "/check";
 pub const TRUST_SENDER: &str = "/settings/trust-sender";
+pub const FOLDER_CREATE: &str = "/folders/create";
+pub const FOLDER_RENAME: &str = "/folders/rename";
+pub const FOLDER_DELETE: &str = "/folders/delete";
+pub const FOLDER_SUBSCRIBE: &str = "/folders/subscribe";
+/// Where a logged-in user lands.
+pub const HOME: &str = "/mail/INBOX";
+pub const STYLESHEET: &str = "/static/css/app.css";
+pub const FAVICON: &str = "/static/icons/favicon.svg";
 
 fn seg(s: &str) -> String {
     utf8_percent_encode(s, SEGMENT).to_string()
