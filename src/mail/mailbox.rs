@@ -6,13 +6,14 @@ use std::sync::Arc;
 
 use crate::mail::account::Credentials;
 use crate::mail::imap::folders as imap_folders;
-use crate::mail::imap::{self, FetchedMessage, ImapPool, Overview, Retry, ThreadPage, actions};
+use crate::mail::imap::{self, ImapPool, Retry, actions};
 use crate::mail::parse::PartContent;
 use crate::mail::pop3::account::{Account, PopAccounts};
 use crate::mail::{
     Action, Applied, Flags, Folder, FolderError, FolderName, ListPage, ListQuery, MailError,
     MessageSummary, Search, Section, Selection, SpecialUse, Uid,
 };
+use crate::mail::{FetchedMessage, Overview, ThreadPage};
 
 /// A logged-in account's mail.
 #[derive(Clone)]

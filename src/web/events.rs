@@ -17,7 +17,7 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::app::AppState;
 use crate::i18n::Lang;
 use crate::mail::FolderName;
-use crate::mail::imap::watch::MailEvent;
+use crate::mail::MailEvent;
 use crate::mail::mailbox::Mailbox;
 use crate::web::error::WebError;
 use crate::web::extract::CurrentUser;

@@ -10,7 +10,6 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 
 use crate::app::AppState;
-use crate::mail::imap;
 use crate::mail::{Action, Applied, Selection};
 use crate::mail::{FolderName, ListPage, ListQuery, Search, SortKey, SpecialUse, Uid};
 use crate::web::error::{WebError, redirect};
@@ -82,7 +81,7 @@ const THREAD_WINDOW: u32 = 2000;
 /// A folder page's content: the message list, or conversations.
 enum Listing {
     Flat(ListPage),
-    Threads(imap::ThreadPage),
+    Threads(crate::mail::ThreadPage),
 }
 
 impl PageQuery {
@@ -334,7 +333,7 @@ fn rows(user: &CurrentUser, list: &ListPage) -> Vec<MessageRow> {
 fn thread_rows(
     user: &CurrentUser,
     folder: &FolderName,
-    page: &imap::ThreadPage,
+    page: &crate::mail::ThreadPage,
 ) -> Vec<MessageRow> {
     let now = chrono::Utc::now().timestamp();
     page.threads

@@ -8,8 +8,8 @@ use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 
 use crate::i18n::Lang;
+use crate::mail::Overview;
 use crate::mail::address::Addr;
-use crate::mail::imap::Overview;
 use crate::mail::pop3::account::{CheckProblem, CheckState};
 use crate::mail::{Folder, FolderName, SpecialUse, display};
 use crate::web::error::ErrorPage;

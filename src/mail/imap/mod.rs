@@ -19,13 +19,9 @@ pub use pool::{ImapPool, PoolConfig, Retry};
 
 use crate::mail::parse::{self, PartContent};
 use crate::mail::{
-    Flags, Folder, FolderName, ListPage, ListQuery, MailError, MessageSummary, Search, Section,
-    SortKey, SpecialUse, Uid,
+    FetchedMessage, Flags, Folder, FolderName, ListPage, ListQuery, MAX_DISPLAY_BYTES, MailError,
+    MessageSummary, Overview, Search, Section, SortKey, SpecialUse, ThreadPage, Uid,
 };
-
-/// Largest part of a message fetched for display; the rest stays on the server (attachments are
-/// fetched on their own when downloaded).
-pub const MAX_DISPLAY_BYTES: u32 = 16 * 1024 * 1024;
 
 /// Lists every folder with its message and unread counts, special folders first, then in tree order.
 pub async fn list_folders(conn: &mut Conn) -> Result<Vec<Folder>, MailError> {
@@ -425,23 +421,6 @@ fn summary_from_fetch(attrs: &[AttributeValue]) -> Option<MessageSummary> {
     })
 }
 
-/// A message as fetched for display.
-#[derive(Clone, Debug)]
-pub struct FetchedMessage {
-    pub uid: Uid,
-    pub flags: Flags,
-    pub size: u32,
-    /// The message, or its first [`MAX_DISPLAY_BYTES`] when it is larger.
-    pub raw: Vec<u8>,
-}
-
-impl FetchedMessage {
-    /// True when only the beginning of the message was fetched.
-    pub fn truncated(&self) -> bool {
-        self.size as usize > self.raw.len()
-    }
-}
-
 /// Fetches a message for display and, when `mark_seen`, flags it `\Seen` as opening it in any client
 /// would.
 pub async fn fetch_message(
@@ -715,13 +694,6 @@ async fn read_quota(conn: &mut Conn) -> Result<Option<crate::mail::Quota>, MailE
     }
 }
 
-/// What every mail page shows beside its content: the folders and the quota.
-#[derive(Clone, Debug)]
-pub struct Overview {
-    pub folders: Vec<crate::mail::Folder>,
-    pub quota: Option<crate::mail::Quota>,
-}
-
 /// Folders and quota, in two round trips.
 pub async fn overview(conn: &mut Conn) -> Result<Overview, MailError> {
     Ok(Overview {
@@ -779,19 +751,6 @@ pub async fn new_arrivals(
     out.sort_by_key(|s| std::cmp::Reverse(s.uid));
     out.truncate(max);
     Ok(out)
-}
-
-/// One page of conversations of a folder.
-#[derive(Clone, Debug)]
-pub struct ThreadPage {
-    /// Each conversation's messages in reading order, with their reply depth.
-    pub threads: Vec<Vec<(MessageSummary, usize)>>,
-    pub total_threads: u32,
-    pub page: u32,
-    pub page_size: u32,
-    /// How many of the newest messages were threaded (the folder may hold more).
-    pub window: u32,
-    pub folder_total: u32,
 }
 
 /// Conversations among the newest `window` messages of the folder, most recently active first.

@@ -10,17 +10,7 @@ use std::time::Duration;
 use tokio::sync::broadcast;
 
 use super::{ImapPool, folder_status, new_arrivals};
-use crate::mail::{FolderName, MessageSummary};
-
-/// What a tab is told.
-#[derive(Clone, Debug)]
-pub struct MailEvent {
-    pub folder: FolderName,
-    pub messages: u32,
-    pub unseen: u32,
-    /// Messages that arrived since the last event (newest first, a few at most).
-    pub arrived: Vec<MessageSummary>,
-}
+use crate::mail::{FolderName, MailEvent};
 
 /// How long one IDLE lasts before the watcher checks whether anyone still listens (RFC 2177 asks
 /// clients to re-issue IDLE at least every 29 minutes; this is much shorter so that watchers of

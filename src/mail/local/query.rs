@@ -13,13 +13,14 @@ use std::time::{Duration, SystemTime};
 
 use super::folders::{special_name, special_of};
 use super::{LocalMessage, LocalStore, base_name};
-use crate::mail::imap::{FetchedMessage, MAX_DISPLAY_BYTES, Overview, ThreadPage, sort_text};
+use crate::mail::imap::sort_text;
 use crate::mail::parse::{self, PartContent};
 use crate::mail::thread::{self, ThreadInput};
 use crate::mail::{
     Action, Applied, FlagChange, Flags, FolderName, ListPage, ListQuery, MailError, MessageSummary,
     Search, Section, Selection, SortKey, SpecialUse, Step, Uid, clamp_page,
 };
+use crate::mail::{FetchedMessage, MAX_DISPLAY_BYTES, Overview, ThreadPage};
 
 /// Largest header block read for the list and the index.
 const MAX_HEADER_BYTES: usize = 256 * 1024;

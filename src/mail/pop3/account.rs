@@ -16,8 +16,8 @@ use tokio::sync::broadcast;
 
 use super::client::{self, Pop3};
 use super::sync::{SyncOptions, SyncReport, sync_with};
+use crate::mail::MailEvent;
 use crate::mail::account::{Credentials, Server, TlsSettings};
-use crate::mail::imap::watch::MailEvent;
 use crate::mail::local::LocalStore;
 use crate::mail::local::query::LocalMailbox;
 use crate::mail::{FolderName, MailError};
