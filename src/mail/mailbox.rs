@@ -1,25 +1,43 @@
 //! The mail of one logged-in account, wherever it lives: on the IMAP server (through the session's
 //! pooled connections) or in Courrier's own store (a POP3 account). Pages call these operations and
-//! never need to know which.
+//! never need to know which: each one is written once over the [`Backend`] primitives, and
+//! [`Mailbox::with`] is the one place that picks the backend (and, for IMAP, leases one connection
+//! for the whole operation).
 
 use std::sync::Arc;
 
+use futures::future::BoxFuture;
+use tokio::sync::broadcast;
+
 use crate::mail::account::Credentials;
-use crate::mail::imap::folders as imap_folders;
-use crate::mail::imap::{self, ImapPool, Retry, actions};
+use crate::mail::backend::{self, Backend, Removal, SpecialFolders};
+use crate::mail::imap::watch::Watchers;
+use crate::mail::imap::{ImapPool, Retry};
+use crate::mail::local::backend::LocalBackend;
 use crate::mail::parse::PartContent;
 use crate::mail::pop3::account::{Account, PopAccounts};
+use crate::mail::pop3::sync::SyncReport;
 use crate::mail::{
-    Action, Applied, Flags, Folder, FolderError, FolderName, ListPage, ListQuery, MailError,
-    MessageSummary, Search, Section, Selection, SpecialUse, Uid,
+    Action, Applied, FetchedMessage, FlagChange, Folder, FolderError, FolderName, ListPage,
+    ListQuery, MailError, MailEvent, MessageSummary, Overview, Search, Section, Selection,
+    SpecialUse, ThreadPage, Uid,
 };
-use crate::mail::{FetchedMessage, Overview, ThreadPage};
 
 /// A logged-in account's mail.
 #[derive(Clone)]
-pub enum Mailbox {
+pub struct Mailbox {
+    place: Place,
+    specials: Arc<SpecialFolders>,
+}
+
+#[derive(Clone)]
+enum Place {
     /// Kept on the server; `key` names the session's connections in the pool.
-    Imap { pool: ImapPool, key: String },
+    Imap {
+        pool: ImapPool,
+        watchers: Watchers,
+        key: String,
+    },
     /// Downloaded into the local store.
     Local {
         pops: PopAccounts,
@@ -28,67 +46,121 @@ pub enum Mailbox {
     },
 }
 
-/// IMAP flag atoms for local flags.
-fn atoms(f: Flags) -> String {
-    let mut v = Vec::new();
-    for (on, a) in [
-        (f.seen, "\\Seen"),
-        (f.flagged, "\\Flagged"),
-        (f.answered, "\\Answered"),
-        (f.draft, "\\Draft"),
-    ] {
-        if on {
-            v.push(a);
-        }
-    }
-    format!("({})", v.join(" "))
-}
+/// One operation over a backend, with its arguments owned (an IMAP operation runs on a task of
+/// its own, and may run twice when a connection breaks under a read).
+type Op<A, T> = for<'b> fn(&'b mut dyn Backend, A) -> BoxFuture<'b, Result<T, MailError>>;
 
 impl Mailbox {
+    /// The mail of an IMAP session, if the pool still holds its connections (it does not after a
+    /// restart: the password was only in memory).
+    pub fn imap(pool: &ImapPool, watchers: &Watchers, key: &str) -> Option<Self> {
+        Some(Mailbox {
+            specials: pool.specials(key)?,
+            place: Place::Imap {
+                pool: pool.clone(),
+                watchers: watchers.clone(),
+                key: key.to_owned(),
+            },
+        })
+    }
+
+    /// The mail of a POP3 session, if its account is still known.
+    pub fn local(pops: &PopAccounts, key: &str) -> Option<Self> {
+        let account = pops.account_of(key)?;
+        Some(Mailbox {
+            specials: account.specials.clone(),
+            place: Place::Local {
+                pops: pops.clone(),
+                key: key.to_owned(),
+                account,
+            },
+        })
+    }
+
     /// The POP3 account behind a local mailbox.
     pub fn pop_account(&self) -> Option<&Arc<Account>> {
-        match self {
-            Mailbox::Local { account, .. } => Some(account),
-            Mailbox::Imap { .. } => None,
+        match &self.place {
+            Place::Local { account, .. } => Some(account),
+            Place::Imap { .. } => None,
         }
     }
 
     /// The credentials typed at login (for sending).
     pub fn credentials(&self) -> Option<Credentials> {
-        match self {
-            Mailbox::Imap { pool, key } => pool.credentials(key),
-            Mailbox::Local { pops, key, .. } => pops.credentials(key),
+        match &self.place {
+            Place::Imap { pool, key, .. } => pool.credentials(key),
+            Place::Local { pops, key, .. } => pops.credentials(key),
         }
     }
 
-    async fn run<T, F>(&self, retry: Retry, op: F) -> Result<T, MailError>
+    /// Downloads new mail now ("Check mail"); `None` for an IMAP account, whose mail is on the
+    /// server already.
+    pub async fn check_now(&self) -> Option<Result<SyncReport, MailError>> {
+        match &self.place {
+            Place::Imap { .. } => None,
+            Place::Local { pops, key, .. } => Some(pops.check(key).await),
+        }
+    }
+
+    /// Listens to changes for an open page: the inbox and `folder` on IMAP (with the last state
+    /// announced, for a tab that joins running watchers), what the periodic checks download on POP3.
+    pub fn listen(
+        &self,
+        folder: Option<FolderName>,
+    ) -> (Vec<broadcast::Receiver<MailEvent>>, Vec<MailEvent>) {
+        match &self.place {
+            Place::Imap { watchers, key, .. } => {
+                let mut folders = vec![FolderName::inbox()];
+                folders.extend(folder.filter(|f| !f.is_inbox()));
+                let (mut receivers, mut known) = (Vec::new(), Vec::new());
+                for f in folders {
+                    let (rx, last) = watchers.subscribe(key, f);
+                    receivers.push(rx);
+                    known.extend(last);
+                }
+                (receivers, known)
+            }
+            Place::Local { pops, key, .. } => (pops.subscribe(key).into_iter().collect(), vec![]),
+        }
+    }
+
+    /// Runs `op` on this account's backend: on one leased IMAP connection (retried once on a new
+    /// one if it broke and `retry` allows), or on the local store.
+    async fn with<A, T>(&self, retry: Retry, args: A, op: Op<A, T>) -> Result<T, MailError>
     where
+        A: Clone + Send + Sync + 'static,
         T: Send + 'static,
-        F: imap::pool::Op<T> + 'static,
     {
-        match self {
-            Mailbox::Imap { pool, key } => pool.run(key, retry, op).await,
-            Mailbox::Local { .. } => unreachable!("IMAP operation on a local mailbox"),
+        match &self.place {
+            Place::Imap { pool, key, .. } => {
+                pool.run(key, retry, move |c| op(c, args.clone())).await
+            }
+            Place::Local { account, .. } => {
+                let mut local = LocalBackend {
+                    mailbox: &account.mailbox,
+                    deletions: account.as_ref(),
+                };
+                op(&mut local, args).await
+            }
         }
     }
 
     /// Folders and quota, as every page's sidebar shows them.
     pub async fn overview(&self) -> Result<Overview, MailError> {
-        match self {
-            Mailbox::Imap { .. } => self.run(Retry::Safe, |c| Box::pin(imap::overview(c))).await,
-            Mailbox::Local { account, .. } => account.mailbox.overview().await,
-        }
+        self.with(Retry::Safe, (), |b, ()| {
+            Box::pin(async move {
+                Ok(Overview {
+                    folders: b.folders().await?,
+                    quota: b.quota().await?,
+                })
+            })
+        })
+        .await
     }
 
     /// Every folder.
     pub async fn folders(&self) -> Result<Vec<Folder>, MailError> {
-        match self {
-            Mailbox::Imap { .. } => {
-                self.run(Retry::Safe, |c| Box::pin(imap::list_folders(c)))
-                    .await
-            }
-            Mailbox::Local { account, .. } => Ok(account.mailbox.overview().await?.folders),
-        }
+        self.with(Retry::Safe, (), |b, ()| b.folders()).await
     }
 
     /// One page of a folder.
@@ -99,22 +171,11 @@ impl Mailbox {
         page: u32,
         page_size: u32,
     ) -> Result<ListPage, MailError> {
-        match self {
-            Mailbox::Imap { .. } => {
-                let (f, q) = (folder.clone(), query.clone());
-                self.run(Retry::Safe, move |c| {
-                    let (f, q) = (f.clone(), q.clone());
-                    Box::pin(async move { imap::list_query(c, &f, &q, page, page_size).await })
-                })
-                .await
-            }
-            Mailbox::Local { account, .. } => {
-                account
-                    .mailbox
-                    .list_query(folder, query, page, page_size)
-                    .await
-            }
-        }
+        let args = (folder.clone(), query.clone(), page, page_size);
+        self.with(Retry::Safe, args, |b, (f, q, page, size)| {
+            Box::pin(async move { b.page(&f, &q, page, size).await })
+        })
+        .await
     }
 
     /// One page of conversations.
@@ -125,22 +186,11 @@ impl Mailbox {
         page_size: u32,
         window: u32,
     ) -> Result<ThreadPage, MailError> {
-        match self {
-            Mailbox::Imap { .. } => {
-                let f = folder.clone();
-                self.run(Retry::Safe, move |c| {
-                    let f = f.clone();
-                    Box::pin(async move { imap::thread_page(c, &f, page, page_size, window).await })
-                })
-                .await
-            }
-            Mailbox::Local { account, .. } => {
-                account
-                    .mailbox
-                    .thread_page(folder, page, page_size, window)
-                    .await
-            }
-        }
+        let args = (folder.clone(), page, page_size, window);
+        self.with(Retry::Safe, args, |b, (f, page, size, window)| {
+            Box::pin(async move { b.threads(&f, page, size, window).await })
+        })
+        .await
     }
 
     /// A message for display (`mark_seen`: opening it marks it read).
@@ -150,19 +200,11 @@ impl Mailbox {
         uid: Uid,
         mark_seen: bool,
     ) -> Result<FetchedMessage, MailError> {
-        match self {
-            Mailbox::Imap { .. } => {
-                let f = folder.clone();
-                self.run(Retry::Safe, move |c| {
-                    let f = f.clone();
-                    Box::pin(async move { imap::fetch_message(c, &f, uid, mark_seen).await })
-                })
-                .await
-            }
-            Mailbox::Local { account, .. } => {
-                account.mailbox.fetch_message(folder, uid, mark_seen).await
-            }
-        }
+        let args = (folder.clone(), uid, mark_seen);
+        self.with(Retry::Safe, args, |b, (f, uid, seen)| {
+            Box::pin(async move { b.message(&f, uid, seen).await })
+        })
+        .await
     }
 
     /// One decoded part.
@@ -172,34 +214,31 @@ impl Mailbox {
         uid: Uid,
         section: &Section,
     ) -> Result<PartContent, MailError> {
-        match self {
-            Mailbox::Imap { .. } => {
-                let (f, s) = (folder.clone(), section.clone());
-                self.run(Retry::Safe, move |c| {
-                    let (f, s) = (f.clone(), s.clone());
-                    Box::pin(async move { imap::fetch_part(c, &f, uid, &s).await })
-                })
-                .await
-            }
-            Mailbox::Local { account, .. } => {
-                account.mailbox.fetch_part(folder, uid, section).await
-            }
-        }
+        let args = (folder.clone(), uid, section.clone());
+        self.with(Retry::Safe, args, |b, (f, uid, s)| {
+            Box::pin(async move { b.part(&f, uid, &s).await })
+        })
+        .await
     }
 
     /// The original message.
     pub async fn raw(&self, folder: &FolderName, uid: Uid) -> Result<Vec<u8>, MailError> {
-        match self {
-            Mailbox::Imap { .. } => {
-                let f = folder.clone();
-                self.run(Retry::Safe, move |c| {
-                    let f = f.clone();
-                    Box::pin(async move { imap::fetch_raw(c, &f, uid).await })
-                })
-                .await
-            }
-            Mailbox::Local { account, .. } => account.mailbox.fetch_raw(folder, uid).await,
-        }
+        self.with(Retry::Safe, (folder.clone(), uid), |b, (f, uid)| {
+            Box::pin(async move { b.raw(&f, uid).await })
+        })
+        .await
+    }
+
+    /// A draft of the Drafts folder, whole (to resume writing it).
+    pub async fn draft(&self, uid: Uid) -> Result<Vec<u8>, MailError> {
+        let args = (self.specials.clone(), uid);
+        self.with(Retry::Safe, args, |b, (specials, uid)| {
+            Box::pin(async move {
+                let drafts = specials.get(b, SpecialUse::Drafts).await?;
+                b.raw(&drafts, uid).await
+            })
+        })
+        .await
     }
 
     /// Search across every folder.
@@ -208,17 +247,10 @@ impl Mailbox {
         search: &Search,
         cap: usize,
     ) -> Result<Vec<(FolderName, MessageSummary)>, MailError> {
-        match self {
-            Mailbox::Imap { .. } => {
-                let s = search.clone();
-                self.run(Retry::Safe, move |c| {
-                    let s = s.clone();
-                    Box::pin(async move { imap::search_all(c, &s, cap).await })
-                })
-                .await
-            }
-            Mailbox::Local { account, .. } => account.mailbox.search_all(search, cap).await,
-        }
+        self.with(Retry::Safe, (search.clone(), cap), |b, (s, cap)| {
+            Box::pin(async move { b.search_all(&s, cap).await })
+        })
+        .await
     }
 
     /// A toolbar action on selected messages.
@@ -228,142 +260,61 @@ impl Mailbox {
         selection: &Selection,
         action: &Action,
     ) -> Result<Applied, MailError> {
-        match self {
-            Mailbox::Imap { .. } => {
-                // Flag changes are idempotent and may be retried on a new connection; moves are not.
-                let retry = match action {
-                    Action::MarkRead | Action::MarkUnread | Action::Flag | Action::Unflag => {
-                        Retry::Safe
-                    }
-                    _ => Retry::Never,
-                };
-                let (f, sel, act) = (folder.clone(), selection.clone(), action.clone());
-                self.run(retry, move |c| {
-                    let (f, sel, act) = (f.clone(), sel.clone(), act.clone());
-                    Box::pin(async move { actions::apply(c, &f, &sel, &act).await })
-                })
-                .await
-            }
-            Mailbox::Local { account, .. } => {
-                let (applied, deleted) = account.mailbox.apply(folder, selection, action).await?;
-                account.deleted_here(&deleted).await?;
-                Ok(applied)
-            }
-        }
+        // Flag changes are idempotent and may be retried on a new connection; moves are not.
+        let retry = match action {
+            Action::MarkRead | Action::MarkUnread | Action::Flag | Action::Unflag => Retry::Safe,
+            _ => Retry::Never,
+        };
+        let args = (
+            self.specials.clone(),
+            folder.clone(),
+            selection.clone(),
+            action.clone(),
+        );
+        self.with(retry, args, |b, (specials, f, sel, act)| {
+            Box::pin(async move { backend::apply(b, &specials, &f, &sel, &act).await })
+        })
+        .await
     }
 
     /// Empties a folder (Trash, Junk).
     pub async fn empty(&self, folder: &FolderName) -> Result<(), MailError> {
-        match self {
-            Mailbox::Imap { .. } => {
-                let f = folder.clone();
-                self.run(Retry::Never, move |c| {
-                    let f = f.clone();
-                    Box::pin(async move { actions::empty_folder(c, &f).await })
-                })
-                .await
-            }
-            Mailbox::Local { account, .. } => {
-                let deleted = account.mailbox.empty_folder(folder).await?;
-                account.deleted_here(&deleted).await
-            }
-        }
+        self.with(Retry::Never, folder.clone(), |b, f| {
+            Box::pin(async move { b.remove(&f, &Selection::All, Removal::ForGood).await })
+        })
+        .await
     }
 
-    /// The folder with a special use (created if the account has none).
-    pub async fn special_folder(&self, role: SpecialUse) -> Result<FolderName, MailError> {
-        match self {
-            Mailbox::Imap { .. } => {
-                self.run(Retry::Safe, move |c| {
-                    Box::pin(async move { imap::special_folder(c, role).await })
-                })
-                .await
-            }
-            Mailbox::Local { account, .. } => account.mailbox.special_folder(role).await,
-        }
-    }
-
-    /// Stores a message written here into `folder`.
-    pub async fn append(
+    /// Files a message just submitted (see [`backend::file_sent`]), in one lease.
+    pub async fn file_sent(
         &self,
-        folder: &FolderName,
-        flags: Flags,
         message: Arc<Vec<u8>>,
-    ) -> Result<(), MailError> {
-        match self {
-            Mailbox::Imap { .. } => {
-                let f = folder.clone();
-                let a = atoms(flags);
-                self.run(Retry::Never, move |c| {
-                    let (f, a, m) = (f.clone(), a.clone(), message.clone());
-                    Box::pin(async move { c.append(&f, &a, &m).await })
-                })
-                .await
-            }
-            Mailbox::Local { account, .. } => account.mailbox.append(folder, flags, &message).await,
-        }
-    }
-
-    /// UIDs of the messages of `folder` with this Message-ID.
-    pub async fn find_by_message_id(
-        &self,
-        folder: &FolderName,
         message_id: &str,
-    ) -> Result<Vec<Uid>, MailError> {
-        match self {
-            Mailbox::Imap { .. } => {
-                let (f, id) = (folder.clone(), message_id.to_owned());
-                self.run(Retry::Safe, move |c| {
-                    let (f, id) = (f.clone(), id.clone());
-                    Box::pin(async move { imap::find_by_message_id(c, &f, &id).await })
-                })
-                .await
-            }
-            Mailbox::Local { account, .. } => {
-                account.mailbox.find_by_message_id(folder, message_id).await
-            }
-        }
+        original: Option<(FolderName, Uid, FlagChange)>,
+    ) -> Result<(), MailError> {
+        let args = (
+            self.specials.clone(),
+            message,
+            message_id.to_owned(),
+            original,
+        );
+        self.with(Retry::Never, args, |b, (specials, m, id, original)| {
+            Box::pin(async move { backend::file_sent(b, &specials, &m, &id, original).await })
+        })
+        .await
     }
 
-    /// Removes messages for good (replaced drafts).
-    pub async fn delete_permanently(
+    /// Saves a draft (see [`backend::save_draft`]), in one lease.
+    pub async fn save_draft(
         &self,
-        folder: &FolderName,
-        uids: &[Uid],
+        message: Arc<Vec<u8>>,
+        message_id: &str,
     ) -> Result<(), MailError> {
-        match self {
-            Mailbox::Imap { .. } => {
-                let (f, u) = (folder.clone(), uids.to_vec());
-                self.run(Retry::Never, move |c| {
-                    let (f, u) = (f.clone(), u.clone());
-                    Box::pin(async move { imap::delete_permanently(c, &f, &u).await })
-                })
-                .await
-            }
-            Mailbox::Local { account, .. } => {
-                account.mailbox.delete_permanently(folder, uids).await
-            }
-        }
-    }
-
-    /// Adds `\Answered` or `$Forwarded` to a message.
-    pub async fn add_flag(
-        &self,
-        folder: &FolderName,
-        uid: Uid,
-        flag: &'static str,
-    ) -> Result<(), MailError> {
-        match self {
-            Mailbox::Imap { .. } => {
-                let f = folder.clone();
-                self.run(Retry::Safe, move |c| {
-                    let f = f.clone();
-                    Box::pin(async move { imap::add_flag(c, &f, uid, flag).await })
-                })
-                .await
-            }
-            Mailbox::Local { account, .. } => account.mailbox.add_flag(folder, uid, flag).await,
-        }
+        let args = (self.specials.clone(), message, message_id.to_owned());
+        self.with(Retry::Never, args, |b, (specials, m, id)| {
+            Box::pin(async move { backend::save_draft(b, &specials, &m, &id).await })
+        })
+        .await
     }
 
     /// Creates a folder under `parent`.
@@ -372,22 +323,11 @@ impl Mailbox {
         parent: Option<FolderName>,
         leaf: String,
     ) -> Result<Result<FolderName, FolderError>, MailError> {
-        match self {
-            Mailbox::Imap { .. } => {
-                self.run(Retry::Never, move |c| {
-                    let (p, l) = (parent.clone(), leaf.clone());
-                    Box::pin(async move { flatten(imap_folders::create(c, p.as_ref(), &l).await) })
-                })
-                .await
-            }
-            Mailbox::Local { account, .. } => flatten(
-                account
-                    .mailbox
-                    .store
-                    .create_folder(parent.as_ref(), &leaf)
-                    .await,
-            ),
-        }
+        self.specials.forget();
+        self.with(Retry::Never, (parent, leaf), |b, (p, l)| {
+            Box::pin(async move { flatten(b.create_folder(p.as_ref(), &l).await) })
+        })
+        .await
     }
 
     /// Renames a folder.
@@ -396,18 +336,11 @@ impl Mailbox {
         folder: FolderName,
         leaf: String,
     ) -> Result<Result<FolderName, FolderError>, MailError> {
-        match self {
-            Mailbox::Imap { .. } => {
-                self.run(Retry::Never, move |c| {
-                    let (f, l) = (folder.clone(), leaf.clone());
-                    Box::pin(async move { flatten(imap_folders::rename(c, &f, &l).await) })
-                })
-                .await
-            }
-            Mailbox::Local { account, .. } => {
-                flatten(account.mailbox.store.rename_folder(&folder, &leaf).await)
-            }
-        }
+        self.specials.forget();
+        self.with(Retry::Never, (folder, leaf), |b, (f, l)| {
+            Box::pin(async move { flatten(b.rename_folder(&f, &l).await) })
+        })
+        .await
     }
 
     /// Deletes a folder with everything in it.
@@ -415,25 +348,11 @@ impl Mailbox {
         &self,
         folder: FolderName,
     ) -> Result<Result<FolderName, FolderError>, MailError> {
-        match self {
-            Mailbox::Imap { .. } => {
-                self.run(Retry::Never, move |c| {
-                    let f = folder.clone();
-                    Box::pin(async move {
-                        flatten(imap_folders::delete(c, &f).await.map(|()| f.clone()))
-                    })
-                })
-                .await
-            }
-            Mailbox::Local { account, .. } => flatten(
-                account
-                    .mailbox
-                    .store
-                    .delete_folder(&folder)
-                    .await
-                    .map(|()| folder.clone()),
-            ),
-        }
+        self.specials.forget();
+        self.with(Retry::Never, folder, |b, f| {
+            Box::pin(async move { flatten(b.delete_folder(&f).await.map(|()| f)) })
+        })
+        .await
     }
 
     /// Shows or hides a folder in the sidebar.
@@ -442,29 +361,10 @@ impl Mailbox {
         folder: FolderName,
         subscribed: bool,
     ) -> Result<Result<FolderName, FolderError>, MailError> {
-        match self {
-            Mailbox::Imap { .. } => {
-                self.run(Retry::Never, move |c| {
-                    let f = folder.clone();
-                    Box::pin(async move {
-                        flatten(
-                            imap_folders::set_subscribed(c, &f, subscribed)
-                                .await
-                                .map(|()| f.clone()),
-                        )
-                    })
-                })
-                .await
-            }
-            Mailbox::Local { account, .. } => flatten(
-                account
-                    .mailbox
-                    .store
-                    .set_subscribed(&folder, subscribed)
-                    .await
-                    .map(|()| folder.clone()),
-            ),
-        }
+        self.with(Retry::Never, (folder, subscribed), |b, (f, on)| {
+            Box::pin(async move { flatten(b.set_subscribed(&f, on).await.map(|()| f)) })
+        })
+        .await
     }
 }
 

@@ -7,6 +7,7 @@
 
 pub mod account;
 pub mod address;
+pub mod backend;
 pub mod compose;
 pub mod display;
 pub mod imap;

@@ -9,7 +9,7 @@ use super::account::{Server, TlsSettings};
 use super::compose::{self, ComposeError, Outgoing};
 use super::mailbox::Mailbox;
 use super::smtp::{self, SendError};
-use super::{Flags, FolderName, MailError, SpecialUse, Uid};
+use super::{FlagChange, FolderName, MailError, Uid};
 
 /// The message the user is answering or forwarding, to flag once the answer is sent.
 #[derive(Clone, Debug)]
@@ -36,11 +36,11 @@ impl Answer {
         }
     }
 
-    /// The IMAP flag or keyword (RFC 3501 `\Answered`, RFC 5788 `$Forwarded`).
-    pub fn flag(self) -> &'static str {
+    /// The flag the original gets.
+    pub fn flag(self) -> FlagChange {
         match self {
-            Answer::Answered => "\\Answered",
-            Answer::Forwarded => "$Forwarded",
+            Answer::Answered => FlagChange::Answered,
+            Answer::Forwarded => FlagChange::Forwarded,
         }
     }
 }
@@ -101,49 +101,20 @@ pub async fn send(
             draft_saved,
         };
     }
-    let filing = file_sent(mail, Arc::new(bytes), &msg.message_id, original).await;
+    let original = original.map(|o| (o.folder, o.uid, o.answer.flag()));
+    let filing = mail
+        .file_sent(Arc::new(bytes), &msg.message_id, original)
+        .await;
     Outcome::Sent {
         filing_error: filing.err(),
     }
 }
 
-/// Copies a sent message to Sent, flags the original, removes the draft it was.
-async fn file_sent(
-    mail: &Mailbox,
-    bytes: Arc<Vec<u8>>,
-    message_id: &str,
-    original: Option<Original>,
-) -> Result<(), MailError> {
-    let sent = mail.special_folder(SpecialUse::Sent).await?;
-    let seen = Flags {
-        seen: true,
-        ..Flags::default()
-    };
-    mail.append(&sent, seen, bytes).await?;
-    if let Some(o) = &original {
-        // The original may have been deleted meanwhile; that is not a failure to send.
-        let _ = mail.add_flag(&o.folder, o.uid, o.answer.flag()).await;
-    }
-    let drafts = mail.special_folder(SpecialUse::Drafts).await?;
-    let old = mail.find_by_message_id(&drafts, message_id).await?;
-    mail.delete_permanently(&drafts, &old).await
-}
-
-/// Saves `msg` (Bcc included) in Drafts, flagged `\Draft`, replacing earlier versions of the same
-/// draft (same Message-ID). The new version is stored before the old ones are removed.
+/// Saves `msg` (Bcc included) in Drafts, replacing earlier versions of the same draft (see
+/// [`crate::mail::backend::save_draft`]).
 pub async fn save_draft(mail: &Mailbox, msg: &Outgoing) -> Result<(), MailError> {
     let built = compose::build(msg, SystemTime::now(), true)
         .map_err(|e| MailError::Refused(e.to_string()))?;
-    let drafts = mail.special_folder(SpecialUse::Drafts).await?;
-    let flags = Flags {
-        seen: true,
-        draft: true,
-        ..Flags::default()
-    };
-    mail.append(&drafts, flags, Arc::new(built.formatted()))
-        .await?;
-    let mut versions = mail.find_by_message_id(&drafts, &msg.message_id).await?;
-    // The highest UID is the version just stored; the others are older.
-    versions.pop();
-    mail.delete_permanently(&drafts, &versions).await
+    mail.save_draft(Arc::new(built.formatted()), &msg.message_id)
+        .await
 }

@@ -98,6 +98,10 @@ pub enum Action {
 pub enum FlagChange {
     Seen(bool),
     Flagged(bool),
+    /// Set once a reply is sent (`\Answered`).
+    Answered,
+    /// Set once the message is forwarded (`$Forwarded`, RFC 5788).
+    Forwarded,
 }
 
 /// What an action comes to in a folder, once its target is known: the rule of the toolbar, written
@@ -259,7 +263,7 @@ impl fmt::Display for Section {
 }
 
 /// The role of a special folder (RFC 6154), used to sort and name them in the user's language.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum SpecialUse {
     Inbox,
     Drafts,

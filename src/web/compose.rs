@@ -22,7 +22,7 @@ use crate::mail::compose::{self, Outgoing, OutgoingAttachment};
 use crate::mail::outbox::{self, Answer, Original, Outcome, SendFailure};
 use crate::mail::parse::{Addr, parse_for_compose};
 use crate::mail::smtp::SendError;
-use crate::mail::{FolderName, SpecialUse, Uid};
+use crate::mail::{FolderName, Uid};
 use crate::store::compose::{ComposeStore, StashedFields};
 use crate::web::error::{WebError, redirect};
 use crate::web::extract::CurrentUser;
@@ -273,8 +273,7 @@ async fn resume_draft(
     f: &mut Fields,
     uid: Uid,
 ) -> Result<(), WebError> {
-    let drafts = user.mail.special_folder(SpecialUse::Drafts).await?;
-    let raw = user.mail.raw(&drafts, uid).await?;
+    let raw = user.mail.draft(uid).await?;
     let src = parse_for_compose(&raw);
     let v = &src.view;
     // What the user wrote: a recipient that is not an address stays as typed, to be corrected.

@@ -6,7 +6,7 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::Query;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -16,9 +16,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::app::AppState;
 use crate::i18n::Lang;
-use crate::mail::FolderName;
 use crate::mail::MailEvent;
-use crate::mail::mailbox::Mailbox;
 use crate::web::error::WebError;
 use crate::web::extract::CurrentUser;
 use crate::web::urls;
@@ -33,30 +31,9 @@ struct EventsQuery {
     folder: Option<String>,
 }
 
-async fn events_get(
-    user: CurrentUser,
-    State(state): State<AppState>,
-    Query(q): Query<EventsQuery>,
-) -> Result<Response, WebError> {
-    let key = user.user.pool_key.clone();
-    let mut folders = vec![FolderName::inbox()];
-    if let Some(f) = q.folder.as_deref().and_then(urls::folder_from_key)
-        && !f.is_inbox()
-    {
-        folders.push(f);
-    }
-    let mut receivers = Vec::new();
-    let mut known = Vec::new();
-    if let Mailbox::Local { key, .. } = &user.mail {
-        // A POP3 account: its periodic checks announce what they download into the inbox.
-        receivers.extend(state.pops.subscribe(key));
-        folders.clear();
-    }
-    for f in folders {
-        let (rx, last) = state.watchers.subscribe(&key, f);
-        receivers.push(rx);
-        known.extend(last);
-    }
+async fn events_get(user: CurrentUser, Query(q): Query<EventsQuery>) -> Result<Response, WebError> {
+    let folder = q.folder.as_deref().and_then(urls::folder_from_key);
+    let (receivers, known) = user.mail.listen(folder);
     // A tab joining running watchers first gets their current state.
     let lang = user.lang;
     let first = futures::stream::iter(known.into_iter().map(move |ev| Ok(to_sse(lang, &ev))));

@@ -138,19 +138,8 @@ where
             return Err(WebError::SessionExpired);
         }
         let mail = match user.protocol {
-            Protocol::Imap if app.pool.knows(&user.pool_key) => Some(Mailbox::Imap {
-                pool: app.pool.clone(),
-                key: user.pool_key.clone(),
-            }),
-            Protocol::Pop3 => app
-                .pops
-                .account_of(&user.pool_key)
-                .map(|account| Mailbox::Local {
-                    pops: app.pops.clone(),
-                    key: user.pool_key.clone(),
-                    account,
-                }),
-            Protocol::Imap => None,
+            Protocol::Imap => Mailbox::imap(&app.pool, &app.watchers, &user.pool_key),
+            Protocol::Pop3 => Mailbox::local(&app.pops, &user.pool_key),
         };
         let Some(mail) = mail else {
             // Courrier restarted or the account was reaped: the password is gone from memory.

@@ -2,13 +2,11 @@
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
 use axum::response::Response;
 use axum::routing::post;
 
 use crate::app::AppState;
 use crate::mail::MailError;
-use crate::mail::mailbox::Mailbox;
 use crate::web::error::{WebError, redirect};
 use crate::web::extract::CurrentUser;
 use crate::web::urls;
@@ -17,19 +15,15 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new().route(urls::CHECK, post(check_post))
 }
 
-async fn check_post(
-    user: CurrentUser,
-    State(state): State<AppState>,
-    body: Bytes,
-) -> Result<Response, WebError> {
+async fn check_post(user: CurrentUser, body: Bytes) -> Result<Response, WebError> {
     user.checked_form(&body)?;
-    let Mailbox::Local { key, .. } = &user.mail else {
+    let Some(checked) = user.mail.check_now().await else {
         return Err(WebError::BadRequest(
             "only POP3 accounts download mail".into(),
         ));
     };
     let lang = user.lang;
-    let notice = match state.pops.check(key).await {
+    let notice = match checked {
         Ok(r) if r.downloaded > 0 => lang.t_args("pop-new", &[("count", r.downloaded.to_string())]),
         Ok(_) => lang.t("pop-none"),
         Err(MailError::InUse) => lang.t("pop-in-use"),

@@ -123,6 +123,14 @@ pub fn quote_mailbox(folder: &FolderName) -> String {
     quote(&encode_mutf7(folder.as_str()))
 }
 
+/// A UID set (`4,7,9`) for these UIDs.
+pub fn uid_set(uids: &[crate::mail::Uid]) -> String {
+    uids.iter()
+        .map(|u| u.0.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

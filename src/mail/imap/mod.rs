@@ -3,6 +3,7 @@
 //! rendered.
 
 pub mod actions;
+pub mod backend;
 pub mod codec;
 pub mod conn;
 pub mod connect;
@@ -20,7 +21,7 @@ pub use pool::{ImapPool, PoolConfig, Retry};
 use crate::mail::parse::{self, PartContent};
 use crate::mail::{
     FetchedMessage, Flags, Folder, FolderName, ListPage, ListQuery, MAX_DISPLAY_BYTES, MailError,
-    MessageSummary, Overview, Search, Section, SortKey, SpecialUse, ThreadPage, Uid,
+    MessageSummary, Search, Section, SortKey, SpecialUse, ThreadPage, Uid,
 };
 
 /// Lists every folder with its message and unread counts, special folders first, then in tree order.
@@ -365,7 +366,7 @@ async fn summaries(
     if uids.is_empty() {
         return Ok(by_uid);
     }
-    let set = uid_set(uids);
+    let set = codec::uid_set(uids);
     conn.command_each(&format!("UID FETCH {set} ({SUMMARY_ITEMS})"), |r| {
         if let Response::Fetch(_, attrs) = r
             && let Some(s) = summary_from_fetch(attrs)
@@ -621,38 +622,6 @@ pub async fn find_by_message_id(
     Ok(uids)
 }
 
-/// Permanently removes these messages from `folder` (drafts being replaced). Without UIDPLUS they
-/// are only marked `\Deleted`, so that no message another client marked is expunged with them.
-pub async fn delete_permanently(
-    conn: &mut Conn,
-    folder: &FolderName,
-    uids: &[Uid],
-) -> Result<(), MailError> {
-    if uids.is_empty() {
-        return Ok(());
-    }
-    actions::expunge(conn, folder, &uid_set(uids), false).await
-}
-
-/// Adds a flag or keyword (`\Answered`, `$Forwarded`) to one message.
-pub async fn add_flag(
-    conn: &mut Conn,
-    folder: &FolderName,
-    uid: Uid,
-    flag: &str,
-) -> Result<(), MailError> {
-    conn.select(folder).await?;
-    conn.command(&format!("UID STORE {uid} +FLAGS.SILENT ({flag})"))
-        .await
-}
-
-fn uid_set(uids: &[Uid]) -> String {
-    uids.iter()
-        .map(|u| u.0.to_string())
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
 /// The storage quota of the inbox's quota root, when the server has QUOTA and sets one.
 pub async fn quota(conn: &mut Conn) -> Result<Option<crate::mail::Quota>, MailError> {
     if !conn.has_capability("QUOTA") {
@@ -692,14 +661,6 @@ async fn read_quota(conn: &mut Conn) -> Result<Option<crate::mail::Quota>, MailE
         Err(e) => Err(e),
         Ok(()) => Ok(found),
     }
-}
-
-/// Folders and quota, in two round trips.
-pub async fn overview(conn: &mut Conn) -> Result<Overview, MailError> {
-    Ok(Overview {
-        folders: list_folders(conn).await?,
-        quota: quota(conn).await?,
-    })
 }
 
 /// Counts of one folder (STATUS): messages, unseen, next UID.

@@ -23,6 +23,7 @@ use super::conn::Conn;
 use super::connect;
 use crate::mail::MailError;
 use crate::mail::account::{Credentials, Server, TlsSettings};
+use crate::mail::backend::SpecialFolders;
 
 /// Limits and timeouts of the pool.
 #[derive(Clone, Debug)]
@@ -60,6 +61,7 @@ struct Account {
     slots: Arc<Semaphore>,
     idle: Mutex<Vec<Pooled>>,
     last_seen: Mutex<Instant>,
+    specials: Arc<SpecialFolders>,
 }
 
 struct Inner {
@@ -119,6 +121,7 @@ impl ImapPool {
                 _global: global,
             }]),
             last_seen: Mutex::new(Instant::now()),
+            specials: Arc::default(),
         });
         let old = lock(&self.inner.accounts).insert(key.to_owned(), account);
         if let Some(old) = old {
@@ -142,6 +145,13 @@ impl ImapPool {
     /// The credentials of a session's account (for SMTP, which authenticates with the same ones).
     pub fn credentials(&self, key: &str) -> Option<Credentials> {
         lock(&self.inner.accounts).get(key).map(|a| a.creds.clone())
+    }
+
+    /// The special folders found for a session's account.
+    pub fn specials(&self, key: &str) -> Option<Arc<SpecialFolders>> {
+        lock(&self.inner.accounts)
+            .get(key)
+            .map(|a| a.specials.clone())
     }
 
     /// A connection of this account's own, outside the pool: for the watcher that idles on a folder,

@@ -5,6 +5,7 @@
 //! Delivery is durable: the message is written to `tmp/`, synced, renamed into `new/`, and the
 //! directory synced, before the caller is told it is stored; only then may the server copy go.
 
+pub mod backend;
 pub mod folders;
 pub mod query;
 

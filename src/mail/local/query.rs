@@ -16,11 +16,11 @@ use super::{LocalMessage, LocalStore, base_name};
 use crate::mail::imap::sort_text;
 use crate::mail::parse::{self, PartContent};
 use crate::mail::thread::{self, ThreadInput};
-use crate::mail::{
-    Action, Applied, FlagChange, Flags, FolderName, ListPage, ListQuery, MailError, MessageSummary,
-    Search, Section, Selection, SortKey, SpecialUse, Step, Uid, clamp_page,
-};
 use crate::mail::{FetchedMessage, MAX_DISPLAY_BYTES, Overview, ThreadPage};
+use crate::mail::{
+    FlagChange, Flags, FolderName, ListPage, ListQuery, MailError, MessageSummary, Search, Section,
+    Selection, SortKey, SpecialUse, Uid, clamp_page,
+};
 
 /// Largest header block read for the list and the index.
 const MAX_HEADER_BYTES: usize = 256 * 1024;
@@ -36,6 +36,11 @@ struct Headers {
     has_attachment: bool,
     message_id: Option<String>,
     references: Vec<String>,
+}
+
+/// The download tags of messages (see `LocalStore::deliver`).
+fn tags(msgs: &[LocalMessage]) -> Vec<String> {
+    msgs.iter().filter_map(|m| super::tag_of(&m.path)).collect()
 }
 
 /// A local store with its header index: what the pages of a POP3 account use.
@@ -552,71 +557,58 @@ impl LocalMailbox {
         })
     }
 
-    /// Applies an action of the toolbar. Also returns the download tags (see `LocalStore::deliver`) of
-    /// the messages the user deleted, for "delete from the server when deleted here".
-    pub async fn apply(
+    /// Sets or clears a flag on the selected messages (`$Forwarded` has no place in a Maildir file
+    /// name and is not kept).
+    pub async fn set_flag(
         &self,
         folder: &FolderName,
         selection: &Selection,
-        action: &Action,
-    ) -> Result<(Applied, Vec<String>), MailError> {
-        if matches!(selection, Selection::Uids(u) if u.is_empty()) {
-            return Ok((Applied::NothingSelected, vec![]));
-        }
-        let msgs = self.selected(folder, selection).await?;
-        let tags = |msgs: &[LocalMessage]| -> Vec<String> {
-            msgs.iter().filter_map(|m| super::tag_of(&m.path)).collect()
-        };
-        let special = match action.needs() {
-            Some(role) => Some(self.special_folder(role).await?),
-            None => None,
-        };
-        match action.step(folder, special) {
-            Step::SetFlag(change) => {
-                for m in &msgs {
-                    let mut n = m.flags;
-                    match change {
-                        FlagChange::Seen(on) => n.seen = on,
-                        FlagChange::Flagged(on) => n.flagged = on,
-                    }
-                    if n != m.flags {
-                        self.set_flags(folder, m, n).await?;
-                    }
-                }
-                Ok((Applied::Done, vec![]))
+        change: FlagChange,
+    ) -> Result<(), MailError> {
+        for m in self.selected(folder, selection).await? {
+            let mut n = m.flags;
+            match change {
+                FlagChange::Seen(on) => n.seen = on,
+                FlagChange::Flagged(on) => n.flagged = on,
+                FlagChange::Answered => n.answered = true,
+                FlagChange::Forwarded => {}
             }
-            Step::Confirm => Ok((Applied::NeedsConfirmation, vec![])),
-            Step::Expunge => {
-                for m in &msgs {
-                    self.store.remove(m).await.map_err(io)?;
-                }
-                Ok((Applied::Done, tags(&msgs)))
-            }
-            Step::Stay => Ok((Applied::Done, vec![])),
-            Step::Move(target) => {
-                if !self.store.has_folder(&target) {
-                    return Err(MailError::FolderNotFound);
-                }
-                for m in &msgs {
-                    self.store.move_to(m, &target).await.map_err(io)?;
-                }
-                let deleted = if matches!(action, Action::Delete { .. }) {
-                    tags(&msgs)
-                } else {
-                    vec![]
-                };
-                Ok((Applied::Moved(target), deleted))
+            if n != m.flags {
+                self.set_flags(folder, &m, n).await?;
             }
         }
+        Ok(())
     }
 
-    /// Deletes every message of a folder; returns their download tags.
-    pub async fn empty_folder(&self, folder: &FolderName) -> Result<Vec<String>, MailError> {
-        let msgs = self.messages(folder).await?;
-        for m in msgs.iter() {
+    /// Moves the selected messages into `target`; returns their download tags (see
+    /// `LocalStore::deliver`).
+    pub async fn move_to(
+        &self,
+        folder: &FolderName,
+        selection: &Selection,
+        target: &FolderName,
+    ) -> Result<Vec<String>, MailError> {
+        if !self.store.has_folder(target) {
+            return Err(MailError::FolderNotFound);
+        }
+        let msgs = self.selected(folder, selection).await?;
+        for m in &msgs {
+            self.store.move_to(m, target).await.map_err(io)?;
+        }
+        Ok(tags(&msgs))
+    }
+
+    /// Removes the selected messages for good; returns their download tags.
+    pub async fn remove(
+        &self,
+        folder: &FolderName,
+        selection: &Selection,
+    ) -> Result<Vec<String>, MailError> {
+        let msgs = self.selected(folder, selection).await?;
+        for m in &msgs {
             self.store.remove(m).await.map_err(io)?;
         }
-        Ok(msgs.iter().filter_map(|m| super::tag_of(&m.path)).collect())
+        Ok(tags(&msgs))
     }
 
     /// Stores a message written here (a draft, a sent message) with its flags.
@@ -656,42 +648,6 @@ impl LocalMailbox {
             .filter(|(_, h)| h.message_id.as_deref() == Some(id))
             .map(|(m, _)| m.uid)
             .collect())
-    }
-
-    /// Removes these messages for good (drafts being replaced).
-    pub async fn delete_permanently(
-        &self,
-        folder: &FolderName,
-        uids: &[Uid],
-    ) -> Result<(), MailError> {
-        for m in self
-            .selected(folder, &Selection::Uids(uids.to_vec()))
-            .await?
-        {
-            self.store.remove(&m).await.map_err(io)?;
-        }
-        Ok(())
-    }
-
-    /// Adds `\Answered` (others have no place in a Maildir file name and are ignored).
-    pub async fn add_flag(
-        &self,
-        folder: &FolderName,
-        uid: Uid,
-        flag: &str,
-    ) -> Result<(), MailError> {
-        let m = self.message(folder, uid).await?;
-        let mut f = m.flags;
-        match flag {
-            "\\Answered" => f.answered = true,
-            "\\Seen" => f.seen = true,
-            "\\Flagged" => f.flagged = true,
-            _ => return Ok(()),
-        }
-        if f != m.flags {
-            self.set_flags(folder, &m, f).await?;
-        }
-        Ok(())
     }
 
     /// Messages and unread messages of a folder, and the UID the next message will get.
@@ -816,38 +772,77 @@ mod tests {
         let _ = std::fs::remove_dir_all(root);
     }
 
+    /// Remembers what the user deleted, as a POP3 account does.
+    #[derive(Default)]
+    struct Recorded(Mutex<Vec<String>>);
+
+    #[async_trait::async_trait]
+    impl crate::mail::local::backend::Deletions for Recorded {
+        async fn deleted_here(&self, tags: &[String]) -> Result<(), MailError> {
+            self.0.lock().unwrap().extend_from_slice(tags);
+            Ok(())
+        }
+    }
+
     #[tokio::test]
     async fn deletes_report_download_tags_and_drafts_are_found_by_message_id() {
+        use crate::mail::backend::{self, Backend, Removal, SpecialFolders};
+        use crate::mail::local::backend::LocalBackend;
+        use crate::mail::{Action, Applied};
         let (mb, root) = mailbox(3).await;
+        let deleted = Recorded::default();
+        let specials = SpecialFolders::default();
+        let mut b = LocalBackend {
+            mailbox: &mb,
+            deletions: &deleted,
+        };
         let inbox = FolderName::inbox();
         let sel = Selection::Uids(vec![Uid(2)]);
-        let (applied, tags) = mb
-            .apply(&inbox, &sel, &Action::Delete { confirmed: false })
-            .await
-            .unwrap();
+        let applied = backend::apply(
+            &mut b,
+            &specials,
+            &inbox,
+            &sel,
+            &Action::Delete { confirmed: false },
+        )
+        .await
+        .unwrap();
         let trash = FolderName::new("Trash").unwrap();
         assert_eq!(applied, Applied::Moved(trash.clone()));
-        assert_eq!(tags, vec!["2"], "the download tag of the deleted message");
-        let (again, _) = mb
-            .apply(
-                &trash,
-                &Selection::All,
-                &Action::Delete { confirmed: false },
-            )
-            .await
-            .unwrap();
+        assert_eq!(
+            *deleted.0.lock().unwrap(),
+            vec!["2"],
+            "the download tag of the deleted message"
+        );
+        let again = backend::apply(
+            &mut b,
+            &specials,
+            &trash,
+            &Selection::All,
+            &Action::Delete { confirmed: false },
+        )
+        .await
+        .unwrap();
         assert_eq!(
             again,
             Applied::NeedsConfirmation,
             "deleting from Trash asks first"
         );
-        assert_eq!(mb.empty_folder(&trash).await.unwrap(), vec!["2"]);
-        assert_eq!(mb.folder_status(&trash).await.unwrap().0, 0);
-
-        let (read, _) = mb
-            .apply(&inbox, &Selection::All, &Action::MarkRead)
+        b.remove(&trash, &Selection::All, Removal::ForGood)
             .await
             .unwrap();
+        assert_eq!(*deleted.0.lock().unwrap(), vec!["2", "2"]);
+        assert_eq!(mb.folder_status(&trash).await.unwrap().0, 0);
+
+        let read = backend::apply(
+            &mut b,
+            &specials,
+            &inbox,
+            &Selection::All,
+            &Action::MarkRead,
+        )
+        .await
+        .unwrap();
         assert_eq!(read, Applied::Done);
         assert_eq!(mb.folder_status(&inbox).await.unwrap().1, 0, "all read");
 
@@ -857,27 +852,33 @@ mod tests {
             draft: true,
             ..Flags::default()
         };
-        mb.append(&drafts, draft_flags, &msg(9, "Brouillon", "v1"))
+        for text in ["v1", "v2"] {
+            backend::save_draft(
+                &mut b,
+                &specials,
+                &msg(9, "Brouillon", text),
+                "<m9@example.org>",
+            )
             .await
             .unwrap();
-        mb.append(&drafts, draft_flags, &msg(9, "Brouillon", "v2"))
-            .await
-            .unwrap();
+        }
         let versions = mb
             .find_by_message_id(&drafts, "<m9@example.org>")
             .await
             .unwrap();
-        assert_eq!(versions.len(), 2);
-        mb.delete_permanently(&drafts, &versions[..1])
-            .await
-            .unwrap();
-        let left = mb.fetch_raw(&drafts, versions[1]).await.unwrap();
+        assert_eq!(versions.len(), 1, "a new version replaces the old one");
+        let left = mb.fetch_raw(&drafts, versions[0]).await.unwrap();
         assert!(
             String::from_utf8_lossy(&left).contains("v2"),
             "the newer version stays"
         );
-        let fetched = mb.fetch_message(&drafts, versions[1], false).await.unwrap();
+        let fetched = mb.fetch_message(&drafts, versions[0], false).await.unwrap();
         assert_eq!(fetched.flags, draft_flags);
+        assert_eq!(
+            deleted.0.lock().unwrap().len(),
+            2,
+            "replacing a draft deletes nothing on the server"
+        );
         let _ = std::fs::remove_dir_all(root);
     }
 

@@ -18,7 +18,9 @@ use super::client::{self, Pop3};
 use super::sync::{SyncOptions, SyncReport, sync_with};
 use crate::mail::MailEvent;
 use crate::mail::account::{Credentials, Server, TlsSettings};
+use crate::mail::backend::SpecialFolders;
 use crate::mail::local::LocalStore;
+use crate::mail::local::backend::Deletions;
 use crate::mail::local::query::LocalMailbox;
 use crate::mail::{FolderName, MailError};
 
@@ -71,6 +73,7 @@ pub struct CheckState {
 pub struct Account {
     pub address: String,
     pub mailbox: LocalMailbox,
+    pub specials: Arc<SpecialFolders>,
     dir: PathBuf,
     check_lock: tokio::sync::Mutex<()>,
     state: Mutex<CheckState>,
@@ -150,6 +153,13 @@ impl Account {
     /// Listens to the account's new-mail events.
     pub fn subscribe(&self) -> broadcast::Receiver<MailEvent> {
         self.tx.subscribe()
+    }
+}
+
+#[async_trait::async_trait]
+impl Deletions for Account {
+    async fn deleted_here(&self, tags: &[String]) -> Result<(), MailError> {
+        Account::deleted_here(self, tags).await
     }
 }
 
@@ -240,6 +250,7 @@ impl PopAccounts {
                 Arc::new(Account {
                     address: address.to_lowercase(),
                     mailbox: LocalMailbox::new(LocalStore::new(dir.join("Maildir"))),
+                    specials: Arc::default(),
                     dir,
                     check_lock: tokio::sync::Mutex::new(()),
                     state: Mutex::new(CheckState::default()),
