@@ -19,7 +19,6 @@ pub mod parse;
 pub mod pop3;
 pub mod sanitize;
 pub mod smtp;
-mod stylesheet;
 pub mod thread;
 mod types;
 

@@ -9,7 +9,7 @@
 
 use std::sync::atomic::AtomicBool;
 
-use super::sanitize::{allowed_property, safe_declaration, strip_css_comments};
+use super::css::{allowed_property, safe_declaration, strip_css_comments};
 
 /// Most style-sheet text read from one body.
 const MAX_SHEET_BYTES: usize = 256 * 1024;
