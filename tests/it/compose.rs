@@ -831,3 +831,84 @@ async fn autosave_without_a_session_says_so() {
         .text("action", "autosave");
     assert_eq!(post(&app, form).await.status(), StatusCode::UNAUTHORIZED);
 }
+
+/// Special folders are remembered between operations; one deleted by another client meanwhile is
+/// created again, and the copy of what was sent still lands in it.
+#[tokio::test]
+async fn a_sent_folder_deleted_elsewhere_is_made_again_for_the_next_copy() {
+    let (app, alice) = logged_in("sent-gone").await;
+    let send = |subject: &'static str| {
+        let app = &app;
+        async move {
+            let (form, _) = open_form(app, "/compose").await;
+            let form = form
+                .text("to", "bob@example.test")
+                .text("subject", subject)
+                .text("body", "Texte")
+                .text("action", "send");
+            let r = post(app, form).await;
+            assert_eq!(r.status(), StatusCode::SEE_OTHER);
+            app.page("/mail/INBOX").await
+        }
+    };
+    assert!(send("Premier").await.contains("Message sent."));
+    assert_eq!(Probe::connect(&alice).await.uids("Sent").await.len(), 1);
+    Probe::connect(&alice).await.ok("DELETE Sent").await;
+    let inbox = send("Second").await;
+    assert!(inbox.contains("Message sent."), "{inbox}");
+    assert!(
+        !inbox.contains("could not be stored"),
+        "no filing error: {inbox}"
+    );
+    let mut probe = Probe::connect(&alice).await;
+    let sent = probe.uids("Sent").await;
+    assert_eq!(sent.len(), 1, "the second copy is in a new Sent");
+    let raw = probe.fetch("Sent", sent[0]).await;
+    assert!(String::from_utf8_lossy(&raw).contains("Subject: Second"));
+}
+
+/// Autosave runs every half minute while someone writes: after the first save, it does not list
+/// the account's folders again to find Drafts.
+#[tokio::test]
+async fn saving_a_draft_again_lists_no_folders() {
+    let proxy = crate::support::proxy::FaultProxy::start().await;
+    let port = proxy.port.to_string();
+    let app = TestApp::with(&[
+        ("COURRIER_IMAP_PORT", &port),
+        ("COURRIER_IMAP_SECURITY", "none"),
+    ])
+    .await;
+    let alice = new_account("autosave-lists");
+    app.login(&alice).await;
+    let (_, page) = open_form(&app, "/compose").await;
+    let save = |body: &'static str| {
+        Form::new()
+            .text("csrf", field(&page, "csrf"))
+            .text("compose_id", field(&page, "compose_id"))
+            .text("message_id", field(&page, "message_id"))
+            .text("to", "bob@example.test")
+            .text("subject", "Brouillon")
+            .text("body", body)
+            .text("action", "autosave")
+    };
+    let lists = || proxy.count_commands("LIST");
+    assert_eq!(
+        post(&app, save("un")).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    let after_first = lists();
+    assert_eq!(
+        post(&app, save("deux")).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        post(&app, save("trois")).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(lists(), after_first, "Drafts was remembered");
+    let mut probe = Probe::connect(&alice).await;
+    let drafts = probe.uids("Drafts").await;
+    assert_eq!(drafts.len(), 1, "one draft, the last version");
+    let raw = probe.fetch("Drafts", drafts[0]).await;
+    assert!(String::from_utf8_lossy(&raw).contains("trois"));
+}
