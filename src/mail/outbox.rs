@@ -36,6 +36,14 @@ impl Answer {
         }
     }
 
+    /// The compose form's hidden field.
+    pub fn form_value(self) -> &'static str {
+        match self {
+            Answer::Answered => "answered",
+            Answer::Forwarded => "forwarded",
+        }
+    }
+
     /// The flag the original gets.
     pub fn flag(self) -> FlagChange {
         match self {

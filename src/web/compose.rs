@@ -20,9 +20,8 @@ use crate::i18n::Lang;
 use crate::mail::compose::{self, Outgoing, OutgoingAttachment};
 
 use crate::mail::outbox::{self, Answer, Original, Outcome, SendFailure};
-use crate::mail::parse::{Addr, parse_for_compose};
 use crate::mail::smtp::SendError;
-use crate::mail::{FolderName, Uid};
+use crate::mail::{FolderName, Uid, prefill};
 use crate::store::compose::{ComposeStore, StashedFields};
 use crate::web::error::{WebError, redirect};
 use crate::web::extract::CurrentUser;
@@ -193,77 +192,13 @@ async fn from_original(
     uid: Uid,
     signature: &str,
 ) -> Result<(), WebError> {
-    let lang = user.lang;
+    let mode = prefill::Mode::from_form(mode)
+        .ok_or_else(|| WebError::BadRequest(format!("unknown compose mode {mode:?}")))?;
     let raw = user.mail.raw(&folder, uid).await?;
-    let src = parse_for_compose(&raw);
-    let v = &src.view;
-    let date = v.date.map(|d| lang.format_full_date(d)).unwrap_or_default();
-    let author = v.from.first().map(Addr::display).unwrap_or_default();
+    let p = prefill::answer(&raw, mode, &user.user.address, signature, &user.lang);
     f.original_folder = urls::folder_key(&folder);
     f.original_uid = uid.to_string();
-    match mode {
-        "reply" | "reply-all" => {
-            let (to, cc) = compose::reply_recipients(v, &user.user.address, mode == "reply-all");
-            f.to = compose::format_recipients(&to);
-            f.cc = compose::format_recipients(&cc);
-            f.subject = compose::reply_subject(&v.subject);
-            f.in_reply_to = v
-                .message_id
-                .as_deref()
-                .map(|i| format!("<{i}>"))
-                .unwrap_or_default();
-            f.references =
-                compose::reply_references(&src.references, v.message_id.as_deref()).join(" ");
-            if src.references.is_empty() && !src.in_reply_to.is_empty() {
-                let mut refs = src.in_reply_to.clone();
-                refs.extend(compose::reply_references(&[], v.message_id.as_deref()));
-                f.references = refs.join(" ");
-            }
-            let attribution = lang.t_args("reply-attribution", &[("date", date), ("name", author)]);
-            f.body = format!("\n\n{}{signature}", compose::quote(&attribution, &src.text));
-            f.original_flag = "answered".into();
-        }
-        "forward" | "forward-attached" => {
-            f.subject = compose::forward_subject(&v.subject);
-            f.original_flag = "forwarded".into();
-            if mode == "forward" {
-                let to =
-                    v.to.iter()
-                        .map(Addr::display)
-                        .collect::<Vec<_>>()
-                        .join(", ");
-                f.body = format!(
-                    "\n\n{}\n{}: {}\n{}: {}\n{}: {}\n{}: {}\n\n{}{signature}",
-                    lang.t("forward-header"),
-                    lang.t("msg-from"),
-                    author,
-                    lang.t("msg-date"),
-                    date,
-                    lang.t("compose-subject"),
-                    v.subject,
-                    lang.t("msg-to"),
-                    to,
-                    src.text.trim_end(),
-                );
-                keep_attachments(&state.compose, &f.compose_id, &src.attachments).await?;
-            } else {
-                f.body = signature.to_owned();
-                let name = format!("{}.eml", compose::clean_filename(&v.subject))
-                    .replace(".eml.eml", ".eml");
-                state
-                    .compose
-                    .add_bytes(&f.compose_id, &name, "message/rfc822", &raw)
-                    .await
-                    .map_err(store_err)?;
-            }
-        }
-        _ => {
-            return Err(WebError::BadRequest(format!(
-                "unknown compose mode {mode:?}"
-            )));
-        }
-    }
-    Ok(())
+    fill(state, f, p).await
 }
 
 /// Fills the form from a draft in the Drafts folder; saving or sending replaces that draft.
@@ -274,30 +209,46 @@ async fn resume_draft(
     uid: Uid,
 ) -> Result<(), WebError> {
     let raw = user.mail.draft(uid).await?;
-    let src = parse_for_compose(&raw);
-    let v = &src.view;
-    // What the user wrote: a recipient that is not an address stays as typed, to be corrected.
-    let list = |a: &[Addr]| {
-        a.iter()
-            .map(|x| match compose::addr_to_mailbox(x) {
-                Some(m) => m.to_string(),
-                None => x.address.clone(),
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    f.to = list(&v.to);
-    f.cc = list(&v.cc);
-    f.bcc = list(&src.bcc);
-    f.subject = v.subject.clone();
-    f.body = src.text.trim_end_matches(['\r', '\n']).to_owned();
-    f.in_reply_to = src.in_reply_to.join(" ");
-    f.references = src.references.join(" ");
-    if let Some(id) = &v.message_id {
-        f.message_id = format!("<{id}>");
+    fill(state, f, prefill::resume(&raw)).await
+}
+
+/// Puts a prefilled message into the form, its attachments into the compose store.
+async fn fill(state: &AppState, f: &mut Fields, p: prefill::Prefill) -> Result<(), WebError> {
+    f.to = p.to;
+    f.cc = p.cc;
+    f.bcc = p.bcc;
+    f.subject = p.subject;
+    f.body = p.body;
+    f.in_reply_to = p.in_reply_to;
+    f.references = p.references;
+    if let Some(id) = p.message_id {
+        f.message_id = id;
     }
-    keep_attachments(&state.compose, &f.compose_id, &src.attachments).await?;
-    Ok(())
+    if let Some(answer) = p.answer {
+        f.original_flag = answer.form_value().into();
+    }
+    keep_attachments(&state.compose, &f.compose_id, &p.attachments).await
+}
+
+impl prefill::Wording for Lang {
+    fn date(&self, timestamp: i64) -> String {
+        self.format_full_date(timestamp)
+    }
+
+    fn attribution(&self, date: &str, name: &str) -> String {
+        self.t_args(
+            "reply-attribution",
+            &[("date", date.to_owned()), ("name", name.to_owned())],
+        )
+    }
+
+    fn forward_header(&self) -> String {
+        self.t("forward-header")
+    }
+
+    fn forward_labels(&self) -> [String; 4] {
+        ["msg-from", "msg-date", "compose-subject", "msg-to"].map(|k| self.t(k))
+    }
 }
 
 /// Puts the attachments of a message (forwarded, or a draft resumed) into the compose directory.

@@ -8,13 +8,13 @@ use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use std::time::Duration;
 
 use serde::Deserialize;
 
 use crate::app::AppState;
-use crate::mail::parse::{Body, MessageView, parse_message};
-use crate::mail::sanitize::{self, DeceptiveLink, HtmlPolicy, SafeCss, SafeHtml, Sanitized};
+use crate::mail::parse::{MessageView, parse_message};
+use crate::mail::sanitize::{DeceptiveLink, SafeCss, SafeHtml};
+use crate::mail::shown::{self, Shown};
 use crate::mail::{FolderName, Section, Uid};
 use crate::web::error::WebError;
 use crate::web::extract::CurrentUser;
@@ -143,34 +143,29 @@ async fn message_get(
     let msg = parse_message(&fetched.raw);
     let allow_remote = q.remote.is_some() || trusted_sender(&state, &user, &msg).await;
     let lang = user.lang;
-    let mut too_complex = false;
-    let mut deceptive = Vec::new();
-    let (body, remote_blocked) = match &msg.body {
-        Body::Html(html) => match render_html(html, &msg, allow_remote, lang).await {
-            Some(s) => {
-                deceptive = s.deceptive;
-                let token = state.frames.keep(
-                    &user.user.pool_key,
-                    Rendered {
-                        html: s.html,
-                        css: s.css,
-                        remote: allow_remote,
-                    },
-                );
-                (
-                    BodyView::Frame(urls::body_kept(&folder, uid, allow_remote, &token)),
-                    s.had_remote,
-                )
-            }
-            None => {
-                too_complex = true;
-                let text =
-                    sanitize::fallback_text(&html.join("\n"), msg.text_alternative.as_deref());
-                (BodyView::Text(text), false)
-            }
-        },
-        Body::Text(t) => (BodyView::Text(sanitize::text_to_html(t)), false),
-        Body::Empty => (BodyView::Empty, false),
+    let (mut too_complex, mut deceptive, mut remote_blocked) = (false, Vec::new(), false);
+    let body = match shown::body(&msg, allow_remote, lang.t("msg-link-goes-to")).await {
+        Shown::Html(s) => {
+            deceptive = s.deceptive;
+            remote_blocked = s.had_remote;
+            let token = state.frames.keep(
+                &user.user.pool_key,
+                Rendered {
+                    html: s.html,
+                    css: s.css,
+                    remote: allow_remote,
+                },
+            );
+            BodyView::Frame(urls::body_kept(&folder, uid, allow_remote, &token))
+        }
+        Shown::Text {
+            html,
+            too_complex: c,
+        } => {
+            too_complex = c;
+            BodyView::Text(html)
+        }
+        Shown::Empty => BodyView::Empty,
     };
     let title = folder_title(lang, &folders.folders, &folder);
     let in_drafts = role_of(&folders.folders, &folder) == Some(crate::mail::SpecialUse::Drafts);
@@ -254,67 +249,6 @@ fn other_sender(msg: &MessageView) -> Vec<crate::mail::address::Addr> {
         .collect()
 }
 
-/// How long sanitising one body may take before the page shows its text instead.
-const RENDER_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Sanitises an HTML body (each of its parts on its own, so markup cannot span parts) off the
-/// async threads, within [`RENDER_TIMEOUT`]; `None` when it is too large or deep to try, or took too
-/// long (then the page shows the text version).
-async fn render_html(
-    parts: &[String],
-    msg: &MessageView,
-    allow_remote: bool,
-    lang: crate::i18n::Lang,
-) -> Option<Sanitized> {
-    let total: usize = parts.iter().map(String::len).sum();
-    if total > sanitize::MAX_HTML_BYTES || !parts.iter().all(|p| sanitize::renderable(p)) {
-        return None;
-    }
-    let inline_images = msg
-        .inline_images
-        .iter()
-        .filter_map(|(cid, img)| {
-            sanitize::inline_image_uri(&img.content_type, &img.bytes).map(|u| (cid.clone(), u))
-        })
-        .collect::<std::collections::HashMap<_, _>>();
-    let parts = parts.to_vec();
-    let link_warning = lang.t("msg-link-goes-to");
-    let task = tokio::task::spawn_blocking(move || {
-        let mut had_remote = false;
-        let mut pieces = Vec::with_capacity(parts.len());
-        let mut sheets = Vec::with_capacity(parts.len());
-        let mut deceptive = Vec::new();
-        for part in &parts {
-            let s = sanitize::sanitize_html(
-                part,
-                HtmlPolicy {
-                    allow_remote,
-                    inline_images: inline_images.clone(),
-                    link_warning: link_warning.clone(),
-                },
-            );
-            had_remote |= s.had_remote;
-            pieces.push(s.html);
-            sheets.push(s.css);
-            deceptive.extend(s.deceptive);
-        }
-        deceptive.truncate(sanitize::MAX_DECEPTIVE_LISTED);
-        Sanitized {
-            html: SafeHtml::joined(pieces),
-            css: SafeCss::joined(sheets),
-            had_remote,
-            deceptive,
-        }
-    });
-    match tokio::time::timeout(RENDER_TIMEOUT, task).await {
-        Ok(Ok(s)) => Some(s),
-        _ => {
-            tracing::warn!("an HTML body took too long to sanitise; shown as text");
-            None
-        }
-    }
-}
-
 async fn body_get(
     user: CurrentUser,
     State(state): State<AppState>,
@@ -332,17 +266,9 @@ async fn body_get(
     let fetched = user.mail.message(&folder, uid, false).await?;
     let msg = parse_message(&fetched.raw);
     let allow_remote = q.remote.is_some() || trusted_sender(&state, &user, &msg).await;
-    let (html, css) = match &msg.body {
-        Body::Html(h) => match render_html(h, &msg, allow_remote, user.lang).await {
-            Some(s) => (s.html, s.css),
-            None => (
-                sanitize::fallback_text(&h.join("\n"), msg.text_alternative.as_deref()),
-                SafeCss::default(),
-            ),
-        },
-        Body::Text(t) => (sanitize::text_to_html(t), SafeCss::default()),
-        Body::Empty => (SafeHtml::default(), SafeCss::default()),
-    };
+    let (html, css) = shown::body(&msg, allow_remote, user.lang.t("msg-link-goes-to"))
+        .await
+        .into_frame();
     Ok(frame_response(html, css, allow_remote))
 }
 
