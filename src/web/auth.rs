@@ -3,10 +3,10 @@
 //! pool's memory only.
 
 use askama::Template;
+use axum::Router;
 use axum::extract::{Query, State};
 use axum::response::Response;
 use axum::routing::{get, post};
-use axum::{Form, Router};
 use rand::RngCore;
 use serde::Deserialize;
 use tower_sessions::Session;
@@ -17,6 +17,7 @@ use crate::mail::MailError;
 use crate::mail::account::{Credentials, Protocol, Protocols};
 use crate::web::error::{WebError, redirect};
 use crate::web::extract::{ClientAddr, ReqLang, SessionUser};
+use crate::web::forms::{Posted, same_token};
 use crate::web::urls;
 use crate::web::view::{PageCtx, render};
 
@@ -113,12 +114,12 @@ async fn login_post(
     ReqLang(lang): ReqLang,
     ClientAddr(client): ClientAddr,
     session: Session,
-    Form(form): Form<LoginForm>,
+    Posted(form): Posted<LoginForm>,
 ) -> Result<Response, WebError> {
     let expected = session.get::<String>(LOGIN_CSRF).await.ok().flatten();
     let token_ok = expected
         .as_deref()
-        .is_some_and(|t| !t.is_empty() && t == form.csrf);
+        .is_some_and(|t| same_token(&form.csrf, t));
     let csrf = login_token(&session).await?;
     let email = form.email.trim().to_owned();
     let choice = match form.protocol.as_str() {
@@ -216,14 +217,14 @@ struct LogoutForm {
 async fn logout_post(
     State(state): State<AppState>,
     session: Session,
-    Form(form): Form<LogoutForm>,
+    Posted(form): Posted<LogoutForm>,
 ) -> Result<Response, WebError> {
     let user: Option<SessionUser> = session
         .get(SessionUser::KEY)
         .await
         .map_err(|e| WebError::Internal(format!("session: {e}")))?;
     if let Some(user) = user {
-        if user.csrf != form.csrf {
+        if !same_token(&form.csrf, &user.csrf) {
             return Err(WebError::BadRequest("logout without a valid token".into()));
         }
         state.end_mail_session(&user.pool_key);

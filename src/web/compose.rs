@@ -23,6 +23,7 @@ use crate::mail::outbox::{self, Answer, Original, Outcome, SendFailure};
 use crate::mail::smtp::SendError;
 use crate::mail::{FolderName, Uid, prefill};
 use crate::store::compose::{ComposeStore, StashedFields};
+use crate::web::cookies;
 use crate::web::error::{WebError, redirect};
 use crate::web::extract::CurrentUser;
 use crate::web::urls;
@@ -132,7 +133,7 @@ async fn compose_get(
     if let Some(id) = q
         .restore
         .as_deref()
-        .filter(|id| cookie(&headers, STASH_COOKIE) == Some(*id))
+        .filter(|id| cookies::get(&headers, STASH_COOKIE) == Some(*id))
     {
         let stash = state
             .compose
@@ -793,30 +794,9 @@ async fn stash_and_login(
     let mut resp = redirect(&urls::login_expired_then(&urls::compose_restore(&id)));
     resp.headers_mut().insert(
         header::SET_COOKIE,
-        // The same attributes as the session cookie's, `Secure` included behind https.
-        format!(
-            "{STASH_COOKIE}={id}; Path=/; HttpOnly; SameSite=Lax; Max-Age=86400{}",
-            if state.config.is_https() {
-                "; Secure"
-            } else {
-                ""
-            }
-        )
-        .parse()
-        .expect("valid cookie"),
+        cookies::set(STASH_COOKIE, &id, 86_400, state.config.is_https()),
     );
     Ok(resp)
-}
-
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
 }
 
 fn store_err(e: crate::store::StoreError) -> WebError {

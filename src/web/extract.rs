@@ -156,19 +156,6 @@ where
 }
 
 impl CurrentUser {
-    /// The fields of a posted form (`application/x-www-form-urlencoded`, repeated names kept), after
-    /// checking that it carries this session's token.
-    pub fn checked_form(&self, body: &[u8]) -> Result<Vec<(String, String)>, WebError> {
-        let pairs: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
-        if !pairs
-            .iter()
-            .any(|(k, v)| k == "csrf" && *v == self.user.csrf)
-        {
-            return Err(WebError::BadRequest("form without a valid token".into()));
-        }
-        Ok(pairs)
-    }
-
     /// Leaves a notice for the next page this user sees.
     pub async fn set_flash(&self, message: String) {
         let _ = self.session.insert(FLASH_KEY, message).await;

@@ -3,9 +3,10 @@
 
 use askama::Template;
 use axum::Router;
-use axum::body::Bytes;
 use axum::response::Response;
 use axum::routing::{get, post};
+
+use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::i18n::Lang;
@@ -14,6 +15,7 @@ use crate::mail::FolderName;
 
 use crate::web::error::{WebError, redirect};
 use crate::web::extract::CurrentUser;
+use crate::web::forms::CsrfForm;
 use crate::web::urls;
 use crate::web::view::{
     ConfirmPage, PageCtx, Sidebar, display_name, folder_options, render, sidebar,
@@ -85,14 +87,6 @@ fn shown(f: &FolderName) -> String {
     crate::mail::display::clean(f.as_str())
 }
 
-fn field<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
-    pairs
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-        .unwrap_or("")
-}
-
 /// The result of a folder operation, as the notice shown on the folders page.
 async fn report(
     user: &CurrentUser,
@@ -130,33 +124,64 @@ fn folder_error(lang: Lang, e: &FolderError) -> String {
     }
 }
 
-async fn create_post(user: CurrentUser, body: Bytes) -> Result<Response, WebError> {
-    let pairs = user.checked_form(&body)?;
-    let name = field(&pairs, "name").to_owned();
-    let parent = urls::folder_from_key(field(&pairs, "parent"));
+/// The forms of the folders page.
+#[derive(Deserialize)]
+struct FolderForm {
+    /// The folder acted on, as `urls::folder_key` wrote it.
+    #[serde(default)]
+    folder: String,
+    /// A new folder's name, or a folder's new name.
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    parent: String,
+    #[serde(default)]
+    confirm: String,
+    #[serde(default)]
+    subscribed: String,
+}
+
+impl FolderForm {
+    fn folder(&self) -> Result<FolderName, WebError> {
+        urls::folder_from_key(&self.folder).ok_or(WebError::FolderNotFound)
+    }
+}
+
+async fn create_post(
+    user: CurrentUser,
+    CsrfForm(form): CsrfForm<FolderForm>,
+) -> Result<Response, WebError> {
+    let parent = urls::folder_from_key(&form.parent);
     let lang = user.lang;
-    let result = word(lang, user.mail.create_folder(parent, name).await, |n| {
-        lang.t_args("folders-created", &[("name", shown(&n))])
-    });
+    let result = word(
+        lang,
+        user.mail.create_folder(parent, form.name).await,
+        |n| lang.t_args("folders-created", &[("name", shown(&n))]),
+    );
     report(&user, result).await
 }
 
-async fn rename_post(user: CurrentUser, body: Bytes) -> Result<Response, WebError> {
-    let pairs = user.checked_form(&body)?;
-    let folder = urls::folder_from_key(field(&pairs, "folder")).ok_or(WebError::FolderNotFound)?;
-    let name = field(&pairs, "name").to_owned();
+async fn rename_post(
+    user: CurrentUser,
+    CsrfForm(form): CsrfForm<FolderForm>,
+) -> Result<Response, WebError> {
+    let folder = form.folder()?;
     let lang = user.lang;
-    let result = word(lang, user.mail.rename_folder(folder, name).await, |n| {
-        lang.t_args("folders-renamed", &[("name", shown(&n))])
-    });
+    let result = word(
+        lang,
+        user.mail.rename_folder(folder, form.name).await,
+        |n| lang.t_args("folders-renamed", &[("name", shown(&n))]),
+    );
     report(&user, result).await
 }
 
-async fn delete_post(user: CurrentUser, body: Bytes) -> Result<Response, WebError> {
-    let pairs = user.checked_form(&body)?;
-    let folder = urls::folder_from_key(field(&pairs, "folder")).ok_or(WebError::FolderNotFound)?;
+async fn delete_post(
+    user: CurrentUser,
+    CsrfForm(form): CsrfForm<FolderForm>,
+) -> Result<Response, WebError> {
+    let folder = form.folder()?;
     let lang = user.lang;
-    if field(&pairs, "confirm") != "1" {
+    if form.confirm != "1" {
         return Ok(render(&ConfirmPage {
             ctx: PageCtx::user(&user, lang.t("confirm-title")),
             question: lang.t_args("confirm-delete-folder", &[("folder", shown(&folder))]),
@@ -171,10 +196,12 @@ async fn delete_post(user: CurrentUser, body: Bytes) -> Result<Response, WebErro
     report(&user, result).await
 }
 
-async fn subscribe_post(user: CurrentUser, body: Bytes) -> Result<Response, WebError> {
-    let pairs = user.checked_form(&body)?;
-    let folder = urls::folder_from_key(field(&pairs, "folder")).ok_or(WebError::FolderNotFound)?;
-    let on = field(&pairs, "subscribed") == "1";
+async fn subscribe_post(
+    user: CurrentUser,
+    CsrfForm(form): CsrfForm<FolderForm>,
+) -> Result<Response, WebError> {
+    let folder = form.folder()?;
+    let on = form.subscribed == "1";
     let lang = user.lang;
     let result = word(lang, user.mail.set_subscribed(folder, on).await, |_| {
         lang.t("folders-saved")

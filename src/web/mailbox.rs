@@ -2,7 +2,6 @@
 
 use askama::Template;
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::{Path, Query};
 use axum::response::Response;
@@ -14,6 +13,7 @@ use crate::mail::{Action, Applied, Selection};
 use crate::mail::{FolderName, ListPage, ListQuery, Search, SortKey, SpecialUse, Uid};
 use crate::web::error::{WebError, redirect};
 use crate::web::extract::CurrentUser;
+use crate::web::forms::CsrfForm;
 use crate::web::urls;
 use crate::web::view::{
     ConfirmPage, FolderKind, MessageRow, PageCtx, Sidebar, folder_title, move_targets, render,
@@ -348,63 +348,94 @@ fn thread_rows(
         .collect()
 }
 
+/// The toolbar's form, on the list and on the message page.
+#[derive(Deserialize)]
+struct ToolbarForm {
+    #[serde(default)]
+    uid: Vec<String>,
+    #[serde(default)]
+    all: String,
+    #[serde(default)]
+    back: String,
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    confirm: String,
+    #[serde(default)]
+    target: String,
+}
+
+impl ToolbarForm {
+    fn selection(&self) -> Selection {
+        if self.all == "1" {
+            return Selection::All;
+        }
+        Selection::Uids(
+            self.uid
+                .iter()
+                .filter_map(|v| v.parse().ok().filter(|u| *u > 0).map(Uid))
+                .collect(),
+        )
+    }
+
+    fn action(&self) -> Result<Action, WebError> {
+        Ok(match self.action.as_str() {
+            "read" => Action::MarkRead,
+            "unread" => Action::MarkUnread,
+            "flag" => Action::Flag,
+            "unflag" => Action::Unflag,
+            "archive" => Action::Archive,
+            "spam" => Action::Spam,
+            "notspam" => Action::NotSpam,
+            "delete" => Action::Delete {
+                confirmed: self.confirm == "1",
+            },
+            "move" => Action::MoveTo(
+                urls::folder_from_key(&self.target)
+                    .ok_or_else(|| WebError::BadRequest("move without a target".into()))?,
+            ),
+            other => return Err(WebError::BadRequest(format!("unknown action {other:?}"))),
+        })
+    }
+
+    /// The fields that ask again, confirmed, from the confirmation page.
+    fn to_confirm(&self) -> Vec<(String, String)> {
+        let mut fields: Vec<(String, String)> =
+            self.uid.iter().map(|u| ("uid".into(), u.clone())).collect();
+        for (k, v) in [
+            ("all", &self.all),
+            ("back", &self.back),
+            ("action", &self.action),
+        ] {
+            if !v.is_empty() {
+                fields.push((k.into(), v.clone()));
+            }
+        }
+        fields
+    }
+}
+
 /// `POST /mail/{folder}/actions`: the toolbar of the list and of the message page.
 async fn actions_post(
     user: CurrentUser,
     Path(folder): Path<String>,
-    body: Bytes,
+    CsrfForm(form): CsrfForm<ToolbarForm>,
 ) -> Result<Response, WebError> {
     let folder = folder_from_path(&folder)?;
-    let pairs = user.checked_form(&body)?;
-    let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-    let back = get("back")
+    let back = Some(form.back.clone())
         .filter(|b| urls::is_local_path(b))
-        .map(str::to_owned)
         .unwrap_or_else(|| urls::folder(&folder));
-    let selection = if get("all") == Some("1") {
-        Selection::All
-    } else {
-        Selection::Uids(
-            pairs
-                .iter()
-                .filter(|(k, _)| k == "uid")
-                .filter_map(|(_, v)| v.parse().ok().filter(|u| *u > 0).map(Uid))
-                .collect(),
-        )
-    };
-    let action = match get("action").unwrap_or("") {
-        "read" => Action::MarkRead,
-        "unread" => Action::MarkUnread,
-        "flag" => Action::Flag,
-        "unflag" => Action::Unflag,
-        "archive" => Action::Archive,
-        "spam" => Action::Spam,
-        "notspam" => Action::NotSpam,
-        "delete" => Action::Delete {
-            confirmed: get("confirm") == Some("1"),
-        },
-        "move" => Action::MoveTo(
-            get("target")
-                .and_then(urls::folder_from_key)
-                .ok_or_else(|| WebError::BadRequest("move without a target".into()))?,
-        ),
-        other => return Err(WebError::BadRequest(format!("unknown action {other:?}"))),
-    };
+    let (selection, action) = (form.selection(), form.action()?);
     let applied = user.mail.apply(&folder, &selection, &action).await?;
     let lang = user.lang;
     let notice = match applied {
         Applied::NeedsConfirmation => {
-            let mut fields: Vec<(String, String)> = pairs
-                .into_iter()
-                .filter(|(k, _)| matches!(k.as_str(), "uid" | "all" | "back" | "action"))
-                .collect();
-            fields.retain(|(k, _)| k != "confirm");
             return Ok(render(&ConfirmPage {
                 ctx: PageCtx::user(&user, lang.t("confirm-title")),
                 question: lang.t("confirm-delete-forever"),
                 action_url: urls::actions(&folder),
                 cancel_url: back,
-                fields,
+                fields: form.to_confirm(),
             }));
         }
         Applied::NothingSelected => lang.t("act-nothing-selected"),
@@ -423,15 +454,20 @@ async fn actions_post(
     Ok(redirect(&back))
 }
 
+/// A form whose only field is the answer of a confirmation page.
+#[derive(Deserialize)]
+pub(crate) struct Confirmed {
+    #[serde(default)]
+    confirm: String,
+}
+
 /// `POST /mail/{folder}/empty`: Empty Trash or Junk, after a confirmation page.
 async fn empty_post(
     user: CurrentUser,
     Path(folder): Path<String>,
-    body: Bytes,
+    CsrfForm(form): CsrfForm<Confirmed>,
 ) -> Result<Response, WebError> {
     let folder = folder_from_path(&folder)?;
-    let pairs = user.checked_form(&body)?;
-    let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     let lang = user.lang;
     let folders = user.mail.folders().await?;
     let role = role_of(&folders, &folder);
@@ -440,7 +476,7 @@ async fn empty_post(
             "only Trash and Junk can be emptied".into(),
         ));
     }
-    if get("confirm") != Some("1") {
+    if form.confirm != "1" {
         return Ok(render(&ConfirmPage {
             ctx: PageCtx::user(&user, lang.t("confirm-title")),
             question: lang.t_args(

@@ -3,10 +3,12 @@
 pub mod assets;
 pub mod auth;
 pub mod compose;
+pub mod cookies;
 pub mod error;
 pub mod events;
 pub mod extract;
 pub mod folders;
+pub mod forms;
 pub mod frames;
 pub mod mailbox;
 pub mod message;
@@ -29,7 +31,6 @@ use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
 use tower_http::trace::TraceLayer;
-use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
 use crate::app::AppState;
@@ -56,7 +57,7 @@ pub fn routes(state: AppState) -> Router {
     let sessions = SessionManagerLayer::new(state.sessions.clone())
         .with_name("courrier")
         .with_http_only(true)
-        .with_same_site(SameSite::Lax)
+        .with_same_site(cookies::SAME_SITE)
         .with_secure(state.config.is_https())
         .with_expiry(Expiry::OnInactivity(
             tower_sessions::cookie::time::Duration::try_from(state.config.session_idle)

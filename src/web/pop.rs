@@ -1,7 +1,6 @@
 //! `POST /check`: "Check mail" for a POP3 account: downloads new mail now and says what came.
 
 use axum::Router;
-use axum::body::Bytes;
 use axum::response::Response;
 use axum::routing::post;
 
@@ -9,14 +8,18 @@ use crate::app::AppState;
 use crate::mail::MailError;
 use crate::web::error::{WebError, redirect};
 use crate::web::extract::CurrentUser;
+use crate::web::forms::CsrfForm;
 use crate::web::urls;
+use serde::de::IgnoredAny;
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new().route(urls::CHECK, post(check_post))
 }
 
-async fn check_post(user: CurrentUser, body: Bytes) -> Result<Response, WebError> {
-    user.checked_form(&body)?;
+async fn check_post(
+    user: CurrentUser,
+    CsrfForm(_): CsrfForm<IgnoredAny>,
+) -> Result<Response, WebError> {
     let Some(checked) = user.mail.check_now().await else {
         return Err(WebError::BadRequest(
             "only POP3 accounts download mail".into(),

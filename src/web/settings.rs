@@ -1,10 +1,10 @@
 //! `GET/POST /settings`: the user's display name and signature.
 
 use askama::Template;
+use axum::Router;
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::{get, post};
-use axum::{Form, Router};
 use serde::Deserialize;
 
 use crate::app::AppState;
@@ -13,6 +13,7 @@ use crate::mail::pop3::account::PopOptions;
 use crate::store::settings::Settings;
 use crate::web::error::{WebError, redirect};
 use crate::web::extract::CurrentUser;
+use crate::web::forms::CsrfForm;
 use crate::web::urls;
 use crate::web::view::{PageCtx, render};
 
@@ -25,8 +26,6 @@ pub(crate) fn routes() -> Router<AppState> {
 #[derive(Deserialize)]
 struct TrustForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     sender: String,
     #[serde(default)]
     back: String,
@@ -36,11 +35,8 @@ struct TrustForm {
 async fn trust_sender_post(
     user: CurrentUser,
     State(state): State<AppState>,
-    Form(form): Form<TrustForm>,
+    CsrfForm(form): CsrfForm<TrustForm>,
 ) -> Result<Response, WebError> {
-    if form.csrf != user.user.csrf {
-        return Err(WebError::BadRequest("form without a valid token".into()));
-    }
     let sender = form.sender.trim();
     if !sender.contains('@') || sender.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(WebError::BadRequest("not a sender address".into()));
@@ -109,8 +105,6 @@ async fn settings_get(
 #[derive(Deserialize)]
 struct SettingsForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     display_name: String,
     #[serde(default)]
     signature: String,
@@ -126,13 +120,8 @@ struct SettingsForm {
 async fn settings_post(
     user: CurrentUser,
     State(state): State<AppState>,
-    Form(form): Form<SettingsForm>,
+    CsrfForm(form): CsrfForm<SettingsForm>,
 ) -> Result<Response, WebError> {
-    if form.csrf != user.user.csrf {
-        return Err(WebError::BadRequest(
-            "settings form without a valid token".into(),
-        ));
-    }
     let remote_senders: Vec<String> = form
         .remote_senders
         .lines()

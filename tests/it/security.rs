@@ -513,3 +513,39 @@ async fn a_session_ends_when_idle_and_after_its_lifetime_however_active() {
     assert!(app.state.sessions.purge() >= 1);
     assert!(app.state.sessions.len() < before);
 }
+
+/// A form that cannot be read (not a form at all, a field given twice where one is expected) gets
+/// Courrier's own error page in the reader's language, and changes nothing.
+#[tokio::test]
+async fn a_form_that_cannot_be_read_gets_the_error_page_in_the_users_language() {
+    let app = TestApp::start().await;
+    let acct = new_account("sec-bad-form");
+    app.login(&acct).await;
+    let token = form_token(&app.page("/settings").await);
+    let send = |content_type: &'static str, body: String| {
+        app.client
+            .post(format!("{}/settings", app.base))
+            .header("accept-language", "fr")
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    let twice = format!("csrf={token}&display_name=Un&display_name=Deux&signature=x");
+    let json = format!(r#"{{"csrf":"{token}","display_name":"Forged"}}"#);
+    for (ct, body) in [
+        ("application/x-www-form-urlencoded", twice),
+        ("application/json", json),
+    ] {
+        let r = send(ct, body).await.unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{ct}");
+        let page = r.text().await.unwrap();
+        let text = html_escape::decode_html_entities(&page).into_owned();
+        assert!(text.contains("Cette requête n'est pas valide"), "{text}");
+        assert!(
+            !page.contains("Failed to deserialize"),
+            "not the framework's text"
+        );
+    }
+    let settings = app.page("/settings").await;
+    assert!(!settings.contains("Forged") && !settings.contains("Deux"));
+}
