@@ -60,6 +60,10 @@ fn main() -> ExitCode {
     }
     // async-imap traces every command it writes, LOGIN and AUTHENTICATE included: capped whatever
     // RUST_LOG says (a more specific directive wins), so no log level ever holds a password.
+    #[expect(
+        clippy::expect_used,
+        reason = "a constant directive; without it passwords could reach the log"
+    )]
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| "info,tower_http=warn".into())
         .add_directive(

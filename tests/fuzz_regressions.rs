@@ -6,6 +6,8 @@
 //! See `tests/fixtures/fuzz/README.md` for how an input gets here, and `scripts/fuzz` for the fuzzing
 //! itself.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod fuzz_common;
 
 use std::path::{Path, PathBuf};

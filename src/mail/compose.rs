@@ -249,7 +249,9 @@ pub fn build(
         let mut mixed = MultiPart::mixed().singlepart(text);
         for a in &msg.attachments {
             let ct = ContentType::parse(&a.content_type)
-                .unwrap_or_else(|_| ContentType::parse("application/octet-stream").expect("valid"));
+                .or_else(|_| ContentType::parse("application/octet-stream"))
+                // Never taken: the line above parses a constant.
+                .unwrap_or(ContentType::TEXT_PLAIN);
             mixed = mixed
                 .singlepart(Attachment::new(clean_filename(&a.filename)).body(a.bytes.clone(), ct));
         }

@@ -196,6 +196,11 @@ impl FolderName {
         Some(FolderName(name.to_owned()))
     }
 
+    /// A name written in Courrier's own code (`Drafts`, `Sent`...), valid by construction.
+    pub(crate) fn fixed(name: &'static str) -> Self {
+        Self::new(name).unwrap_or_else(Self::inbox)
+    }
+
     /// The name as the user sees it.
     pub fn as_str(&self) -> &str {
         &self.0

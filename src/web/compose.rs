@@ -10,7 +10,7 @@ use askama::Template;
 use axum::Router;
 use axum::extract::multipart::Field;
 use axum::extract::{DefaultBodyLimit, Multipart, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
@@ -574,7 +574,7 @@ async fn finish(
     );
     let mut resp = render(&page);
     resp.headers_mut()
-        .insert(header::CACHE_CONTROL, "no-store".parse().expect("valid"));
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(resp)
 }
 

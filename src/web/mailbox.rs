@@ -9,8 +9,9 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 
 use crate::app::AppState;
+use crate::i18n::Lang;
 use crate::mail::{Action, Applied, Selection};
-use crate::mail::{FolderName, ListPage, ListQuery, Search, SortKey, SpecialUse, Uid};
+use crate::mail::{FolderName, ListPage, ListQuery, Overview, Search, SortKey, SpecialUse, Uid};
 use crate::web::error::{WebError, redirect};
 use crate::web::extract::CurrentUser;
 use crate::web::forms::CsrfForm;
@@ -85,6 +86,20 @@ enum Listing {
 }
 
 impl PageQuery {
+    /// The page asked for, counted from 0 (URLs count from 1; anything unparsable is the first).
+    fn page_index(&self) -> u32 {
+        self.page
+            .as_deref()
+            .and_then(|p| p.parse::<u32>().ok())
+            .unwrap_or(1)
+            .saturating_sub(1)
+    }
+
+    /// True for the conversation view.
+    fn threaded(&self) -> bool {
+        self.view.as_deref() == Some("threads")
+    }
+
     /// What to show, from the URL; anything unparsable is ignored rather than refused.
     fn list_query(&self) -> ListQuery {
         let sort = match self.sort.as_deref() {
@@ -207,142 +222,140 @@ async fn mailbox_get(
     Query(q): Query<PageQuery>,
 ) -> Result<Response, WebError> {
     let folder = folder_from_path(&folder)?;
-    // Pages are numbered from 1 in URLs; anything unparsable is the first page.
-    let page = q
-        .page
-        .as_deref()
-        .and_then(|p| p.parse::<u32>().ok())
-        .unwrap_or(1)
-        .saturating_sub(1);
-    let page_size = state.config.page_size;
-    let query = q.list_query();
-    let threaded = q.view.as_deref() == Some("threads");
-    let folders = user.mail.overview().await?;
-    let listing = if threaded {
-        Listing::Threads(
+    let (page, page_size) = (q.page_index(), state.config.page_size);
+    let overview = user.mail.overview().await?;
+    let listing = if q.threaded() {
+        let t = user.mail.threads(&folder, page, page_size, THREAD_WINDOW);
+        Listing::Threads(t.await?)
+    } else {
+        Listing::Flat(
             user.mail
-                .threads(&folder, page, page_size, THREAD_WINDOW)
+                .list(&folder, &q.list_query(), page, page_size)
                 .await?,
         )
-    } else {
-        Listing::Flat(user.mail.list(&folder, &query, page, page_size).await?)
     };
-    let (list, threads) = match listing {
-        Listing::Flat(l) => (l, None),
-        Listing::Threads(t) => (
-            ListPage {
-                folder: folder.clone(),
-                total: t.total_threads,
-                page: t.page,
-                page_size: t.page_size,
-                messages: vec![],
-            },
-            Some(t),
-        ),
-    };
-    // In the conversation view, the view itself is what the links keep (sorting and searching
-    // apply to the list).
-    let params = |p: u32| {
-        if threaded {
-            let mut v = vec![("view", "threads".to_owned())];
-            if p > 0 {
-                v.push(("page", (p + 1).to_string()));
-            }
-            v
-        } else {
-            list_params(&query, p)
-        }
-    };
-    let lang = user.lang;
-    let title = folder_title(lang, &folders.folders, &folder);
-    let mut ctx = PageCtx::user(&user, title.clone());
+    let title = folder_title(user.lang, &overview.folders, &folder);
+    let mut ctx = PageCtx::user(&user, title);
     ctx.flash = user.take_flash().await;
     ctx.live_folder = Some(urls::folder_key(&folder));
-    let kind = FolderKind::of(&folders.folders, &folder);
-    let view = MailboxPage {
-        ctx,
-        actions_url: urls::actions(&folder),
-        back_url: urls::folder_with(&folder, &params(list.page)),
-        threaded,
-        view_toggle_url: if threaded {
-            urls::folder(&folder)
-        } else {
-            urls::folder_with(&folder, &[("view", "threads".to_owned())])
-        },
-        search_url: urls::folder(&folder),
-        searching: !query.search.is_empty(),
-        q: query.search.text.clone(),
-        f_unread: query.search.unread,
-        f_flagged: query.search.flagged,
-        f_attachments: query.search.attachments,
-        f_since: query
-            .search
-            .since
-            .map(|d| d.format("%Y-%m-%d").to_string())
-            .unwrap_or_default(),
-        f_before: query
-            .search
-            .before
-            .map(|d| d.format("%Y-%m-%d").to_string())
-            .unwrap_or_default(),
-        sort_links: sort_links(&folder, &query),
-        empty_url: urls::empty(&folder),
-        can_empty: kind.in_trash || kind.in_junk,
-        in_trash: kind.in_trash,
-        in_junk: kind.in_junk,
-        in_archive: kind.in_archive,
-        move_targets: move_targets(lang, &folders.folders, &folder),
-        total: list.total as usize,
-        select_all_label: lang.t_args(
-            "act-select-all-folder",
-            &[("count", list.total.to_string())],
-        ),
-        sidebar: sidebar(lang, &folders, &folder),
-        folder_title: title,
-        rows: match &threads {
-            Some(t) => thread_rows(&user, &folder, t),
-            None => rows(&user, &list),
-        },
-        position: lang.t_args(
-            if threaded {
-                "page-position-threads"
-            } else {
-                "page-position"
-            },
-            &[
-                ("page", (list.page + 1).to_string()),
-                ("pages", list.page_count().to_string()),
-                ("total", list.total.to_string()),
-            ],
-        ),
-        newer_url: (list.page > 0).then(|| urls::folder_with(&folder, &params(list.page - 1))),
-        older_url: (list.page + 1 < list.page_count())
-            .then(|| urls::folder_with(&folder, &params(list.page + 1))),
-    };
-    Ok(render(&view))
+    Ok(render(&MailboxPage::new(
+        ctx, &folder, &overview, &q, listing,
+    )))
 }
 
-fn rows(user: &CurrentUser, list: &ListPage) -> Vec<MessageRow> {
-    let now = chrono::Utc::now().timestamp();
-    list.messages
-        .iter()
-        .map(|m| MessageRow::of(user.lang, now, &list.folder, m))
-        .collect()
+impl MailboxPage {
+    fn new(
+        ctx: PageCtx,
+        folder: &FolderName,
+        overview: &Overview,
+        q: &PageQuery,
+        listing: Listing,
+    ) -> Self {
+        let (lang, threaded, query) = (ctx.lang, q.threaded(), q.list_query());
+        let now = chrono::Utc::now().timestamp();
+        let (list, rows) = match listing {
+            Listing::Flat(l) => {
+                let rows = l
+                    .messages
+                    .iter()
+                    .map(|m| MessageRow::of(lang, now, &l.folder, m))
+                    .collect();
+                (l, rows)
+            }
+            Listing::Threads(t) => (
+                ListPage {
+                    folder: folder.clone(),
+                    total: t.total_threads,
+                    page: t.page,
+                    page_size: t.page_size,
+                    messages: vec![],
+                },
+                thread_rows(lang, now, folder, &t),
+            ),
+        };
+        // In the conversation view, the view itself is what the links keep (sorting and searching
+        // apply to the list).
+        let params = |p: u32| {
+            if threaded {
+                let mut v = vec![("view", "threads".to_owned())];
+                if p > 0 {
+                    v.push(("page", (p + 1).to_string()));
+                }
+                v
+            } else {
+                list_params(&query, p)
+            }
+        };
+        let day = |d: Option<chrono::NaiveDate>| {
+            d.map(|d| d.format("%Y-%m-%d").to_string())
+                .unwrap_or_default()
+        };
+        let kind = FolderKind::of(&overview.folders, folder);
+        MailboxPage {
+            actions_url: urls::actions(folder),
+            back_url: urls::folder_with(folder, &params(list.page)),
+            threaded,
+            view_toggle_url: if threaded {
+                urls::folder(folder)
+            } else {
+                urls::folder_with(folder, &[("view", "threads".to_owned())])
+            },
+            search_url: urls::folder(folder),
+            searching: !query.search.is_empty(),
+            q: query.search.text.clone(),
+            f_unread: query.search.unread,
+            f_flagged: query.search.flagged,
+            f_attachments: query.search.attachments,
+            f_since: day(query.search.since),
+            f_before: day(query.search.before),
+            sort_links: sort_links(folder, &query),
+            empty_url: urls::empty(folder),
+            can_empty: kind.in_trash || kind.in_junk,
+            in_trash: kind.in_trash,
+            in_junk: kind.in_junk,
+            in_archive: kind.in_archive,
+            move_targets: move_targets(lang, &overview.folders, folder),
+            total: list.total as usize,
+            select_all_label: lang.t_args(
+                "act-select-all-folder",
+                &[("count", list.total.to_string())],
+            ),
+            sidebar: sidebar(lang, overview, folder),
+            folder_title: ctx.title.clone(),
+            rows,
+            position: lang.t_args(
+                if threaded {
+                    "page-position-threads"
+                } else {
+                    "page-position"
+                },
+                &[
+                    ("page", (list.page + 1).to_string()),
+                    ("pages", list.page_count().to_string()),
+                    ("total", list.total.to_string()),
+                ],
+            ),
+            newer_url: (list.page > 0).then(|| urls::folder_with(folder, &params(list.page - 1))),
+            older_url: (list.page + 1 < list.page_count())
+                .then(|| urls::folder_with(folder, &params(list.page + 1))),
+            ctx,
+        }
+    }
 }
 
 fn thread_rows(
-    user: &CurrentUser,
+    lang: Lang,
+    now: i64,
     folder: &FolderName,
     page: &crate::mail::ThreadPage,
 ) -> Vec<MessageRow> {
-    let now = chrono::Utc::now().timestamp();
     page.threads
         .iter()
         .flat_map(|t| {
             t.iter().enumerate().map(move |(i, (m, depth))| MessageRow {
                 depth: (*depth).min(6),
                 thread_start: i == 0,
-                ..MessageRow::of(user.lang, now, folder, m)
+                ..MessageRow::of(lang, now, folder, m)
             })
         })
         .collect()

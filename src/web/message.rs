@@ -15,7 +15,7 @@ use crate::app::AppState;
 use crate::mail::parse::{MessageView, parse_message};
 use crate::mail::sanitize::{DeceptiveLink, SafeCss, SafeHtml};
 use crate::mail::shown::{self, Shown};
-use crate::mail::{FolderName, Section, Uid};
+use crate::mail::{FolderName, Overview, Section, Uid};
 use crate::web::error::WebError;
 use crate::web::extract::CurrentUser;
 use crate::web::frames::Rendered;
@@ -137,102 +137,149 @@ async fn message_get(
     Query(q): Query<RemoteQuery>,
 ) -> Result<Response, WebError> {
     let (folder, uid) = parse_target(&folder, &uid)?;
-    let folders = user.mail.overview().await?;
+    let overview = user.mail.overview().await?;
     let fetched = user.mail.message(&folder, uid, true).await?;
-    let truncated = fetched.truncated();
     let msg = parse_message(&fetched.raw);
     let allow_remote = q.remote.is_some() || trusted_sender(&state, &user, &msg).await;
     let lang = user.lang;
-    let (mut too_complex, mut deceptive, mut remote_blocked) = (false, Vec::new(), false);
-    let body = match shown::body(&msg, allow_remote, lang.t("msg-link-goes-to")).await {
-        Shown::Html(s) => {
-            deceptive = s.deceptive;
-            remote_blocked = s.had_remote;
-            let token = state.frames.keep(
-                &user.user.pool_key,
-                Rendered {
+    let shown = shown::body(&msg, allow_remote, lang.t("msg-link-goes-to")).await;
+    // The frame shows what was rendered here, by a token only this session can use.
+    let keep = |r: Rendered| state.frames.keep(&user.user.pool_key, r);
+    let body = ShownBody::of(shown, allow_remote, keep, &folder, uid);
+    let mut ctx = PageCtx::user(&user, SubjectView::of(lang, &msg.subject, 100).text);
+    ctx.live_folder = Some(urls::folder_key(&folder));
+    let at = (&folder, uid);
+    Ok(render(&MessagePage::new(
+        ctx,
+        &overview,
+        at,
+        &msg,
+        fetched.truncated(),
+        body,
+    )))
+}
+
+/// A body as the message page shows it.
+struct ShownBody {
+    view: BodyView,
+    too_complex: bool,
+    deceptive: Vec<DeceptiveLink>,
+    /// Remote images were left out (the user may ask for them).
+    remote_blocked: bool,
+}
+
+impl ShownBody {
+    fn of(
+        shown: Shown,
+        allow_remote: bool,
+        keep: impl FnOnce(Rendered) -> String,
+        folder: &FolderName,
+        uid: Uid,
+    ) -> Self {
+        match shown {
+            Shown::Html(s) => {
+                let token = keep(Rendered {
                     html: s.html,
                     css: s.css,
                     remote: allow_remote,
-                },
-            );
-            BodyView::Frame(urls::body_kept(&folder, uid, allow_remote, &token))
+                });
+                ShownBody {
+                    view: BodyView::Frame(urls::body_kept(folder, uid, allow_remote, &token)),
+                    too_complex: false,
+                    deceptive: s.deceptive,
+                    remote_blocked: s.had_remote && !allow_remote,
+                }
+            }
+            Shown::Text { html, too_complex } => ShownBody {
+                view: BodyView::Text(html),
+                too_complex,
+                deceptive: vec![],
+                remote_blocked: false,
+            },
+            Shown::Empty => ShownBody {
+                view: BodyView::Empty,
+                too_complex: false,
+                deceptive: vec![],
+                remote_blocked: false,
+            },
         }
-        Shown::Text {
-            html,
-            too_complex: c,
-        } => {
-            too_complex = c;
-            BodyView::Text(html)
+    }
+}
+
+impl MessagePage {
+    fn new(
+        ctx: PageCtx,
+        overview: &Overview,
+        (folder, uid): (&FolderName, Uid),
+        msg: &MessageView,
+        truncated: bool,
+        body: ShownBody,
+    ) -> Self {
+        let lang = ctx.lang;
+        let folders = &overview.folders;
+        let title = folder_title(lang, folders, folder);
+        let in_drafts = role_of(folders, folder) == Some(crate::mail::SpecialUse::Drafts);
+        let kind = FolderKind::of(folders, folder);
+        MessagePage {
+            ctx,
+            sidebar: sidebar(lang, overview, folder),
+            folder_url: urls::folder(folder),
+            back_label: lang.t_args("back-to-folder", &[("folder", title)]),
+            subject: SubjectView::of(lang, &msg.subject, PAGE_TEXT),
+            from: AddrListView::of(lang, &msg.from, true),
+            sender_header: AddrListView::of(lang, &other_sender(msg), true),
+            to: AddrListView::of(lang, &msg.to, false),
+            cc: AddrListView::of(lang, &msg.cc, false),
+            reply_to: AddrListView::of(lang, &msg.reply_to, true),
+            date: msg
+                .date
+                .map(|d| lang.format_full_date(d))
+                .unwrap_or_default(),
+            body: body.view,
+            attachments: msg
+                .attachments
+                .iter()
+                .map(|a| AttachmentRow {
+                    url: urls::part(folder, uid, &a.section),
+                    name: a.filename.clone(),
+                    content_type: a.content_type.clone(),
+                    size: lang.format_size(a.size as u64),
+                })
+                .collect(),
+            remote_blocked: body.remote_blocked,
+            show_remote_url: urls::message_with_remote(folder, uid),
+            sender: msg
+                .from
+                .first()
+                .and_then(|a| a.addr_spec())
+                .unwrap_or_default()
+                .to_owned(),
+            sender_shown: msg
+                .from
+                .first()
+                .filter(|a| a.valid)
+                .map(|a| a.shown_address())
+                .unwrap_or_default(),
+            trust_url: urls::TRUST_SENDER,
+            this_url: urls::message(folder, uid),
+            malformed: msg.malformed,
+            too_complex: body.too_complex,
+            deceptive: body.deceptive,
+            truncated,
+            raw_url: urls::raw(folder, uid),
+            reply_url: urls::compose_from("reply", folder, uid),
+            reply_all_url: urls::compose_from("reply-all", folder, uid),
+            forward_url: urls::compose_from("forward", folder, uid),
+            forward_attached_url: urls::compose_from("forward-attached", folder, uid),
+            edit_draft_url: in_drafts.then(|| urls::compose_draft(uid)),
+            actions_url: urls::actions(folder),
+            uid: uid.0,
+            in_trash: kind.in_trash,
+            in_junk: kind.in_junk,
+            in_archive: kind.in_archive,
+            move_targets: move_targets(lang, folders, folder),
         }
-        Shown::Empty => BodyView::Empty,
-    };
-    let title = folder_title(lang, &folders.folders, &folder);
-    let in_drafts = role_of(&folders.folders, &folder) == Some(crate::mail::SpecialUse::Drafts);
-    let kind = FolderKind::of(&folders.folders, &folder);
-    let subject = SubjectView::of(lang, &msg.subject, PAGE_TEXT);
-    let mut ctx = PageCtx::user(&user, SubjectView::of(lang, &msg.subject, 100).text);
-    ctx.live_folder = Some(urls::folder_key(&folder));
-    let view = MessagePage {
-        ctx,
-        sidebar: sidebar(lang, &folders, &folder),
-        folder_url: urls::folder(&folder),
-        back_label: lang.t_args("back-to-folder", &[("folder", title)]),
-        subject,
-        from: AddrListView::of(lang, &msg.from, true),
-        sender_header: AddrListView::of(lang, &other_sender(&msg), true),
-        to: AddrListView::of(lang, &msg.to, false),
-        cc: AddrListView::of(lang, &msg.cc, false),
-        reply_to: AddrListView::of(lang, &msg.reply_to, true),
-        date: msg
-            .date
-            .map(|d| lang.format_full_date(d))
-            .unwrap_or_default(),
-        body,
-        attachments: msg
-            .attachments
-            .iter()
-            .map(|a| AttachmentRow {
-                url: urls::part(&folder, uid, &a.section),
-                name: a.filename.clone(),
-                content_type: a.content_type.clone(),
-                size: lang.format_size(a.size as u64),
-            })
-            .collect(),
-        remote_blocked: remote_blocked && !allow_remote,
-        show_remote_url: urls::message_with_remote(&folder, uid),
-        sender: msg
-            .from
-            .first()
-            .and_then(|a| a.addr_spec())
-            .unwrap_or_default()
-            .to_owned(),
-        sender_shown: msg
-            .from
-            .first()
-            .filter(|a| a.valid)
-            .map(|a| a.shown_address())
-            .unwrap_or_default(),
-        trust_url: urls::TRUST_SENDER,
-        this_url: urls::message(&folder, uid),
-        malformed: msg.malformed,
-        too_complex,
-        deceptive,
-        truncated,
-        raw_url: urls::raw(&folder, uid),
-        reply_url: urls::compose_from("reply", &folder, uid),
-        reply_all_url: urls::compose_from("reply-all", &folder, uid),
-        forward_url: urls::compose_from("forward", &folder, uid),
-        forward_attached_url: urls::compose_from("forward-attached", &folder, uid),
-        edit_draft_url: in_drafts.then(|| urls::compose_draft(uid)),
-        actions_url: urls::actions(&folder),
-        uid: uid.0,
-        in_trash: kind.in_trash,
-        in_junk: kind.in_junk,
-        in_archive: kind.in_archive,
-        move_targets: move_targets(lang, &folders.folders, &folder),
-    };
-    Ok(render(&view))
+    }
 }
 
 /// The Sender header's mailboxes, when they are not the author's own: someone sending on another's

@@ -2,6 +2,8 @@
 //! `scripts/mailstack` runs on loopback. Each test gets its own mail account and its own Courrier
 //! instance on a free port.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 mod actions;

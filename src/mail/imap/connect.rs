@@ -69,7 +69,9 @@ async fn connect_unguarded(
                     other => other,
                 })?;
             let MailStream::Plain(tcp) = client.into_inner() else {
-                unreachable!("STARTTLS runs on a plain stream")
+                return Err(MailError::Tls(
+                    "STARTTLS on a stream that is secured already".into(),
+                ));
             };
             // After STARTTLS the server sends no second greeting (RFC 3501 section 6.2.1).
             let tls_stream = net::tls_handshake(tcp, &server.host, tls, CONNECT_TIMEOUT).await?;

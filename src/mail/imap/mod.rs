@@ -592,7 +592,7 @@ pub async fn special_folder(conn: &mut Conn, role: SpecialUse) -> Result<FolderN
     }) {
         return Ok(f.name.clone());
     }
-    let name = FolderName::new(names[0]).expect("valid name");
+    let name = FolderName::fixed(names[0]);
     conn.command(&format!("CREATE {}", codec::quote_mailbox(&name)))
         .await?;
     Ok(name)

@@ -187,7 +187,13 @@ impl ImapPool {
             loop {
                 // An operation that is never retried gets a connection checked just before.
                 let mut lease = pool.lease(&account, retry == Retry::Never).await?;
-                let result = op(&mut lease.pooled.as_mut().expect("leased").conn).await;
+                let Some(pooled) = lease.pooled.as_mut() else {
+                    // A lease holds its connection until it is dropped.
+                    return Err(MailError::ConnectionLost(
+                        "lease without a connection".into(),
+                    ));
+                };
+                let result = op(&mut pooled.conn).await;
                 let broken = lease.pooled.as_ref().is_none_or(|p| p.conn.is_broken());
                 match result {
                     Err(e) if broken && retry == Retry::Safe && attempt == 0 => {

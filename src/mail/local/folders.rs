@@ -45,7 +45,7 @@ pub fn special_name(role: SpecialUse) -> FolderName {
         SpecialUse::Trash => "Trash",
         SpecialUse::Archive => "Archive",
     };
-    FolderName::new(name).expect("valid name")
+    FolderName::fixed(name)
 }
 
 /// The folder a Maildir++ directory name (`.Archives.2025`) stands for.
@@ -110,7 +110,7 @@ impl LocalStore {
     pub async fn folder_list(&self) -> std::io::Result<Vec<Folder>> {
         self.ensure_folder(&FolderName::inbox()).await?;
         for (name, _) in STANDARD {
-            let f = FolderName::new(name).expect("valid name");
+            let f = FolderName::fixed(name);
             if !self.folder_dir(&f).join("cur").is_dir() {
                 self.ensure_folder(&f).await?;
             }

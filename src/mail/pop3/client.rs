@@ -66,7 +66,9 @@ pub async fn connect(
             other => other,
         })?;
         let MailStream::Plain(tcp) = p.stream.into_inner() else {
-            unreachable!("STLS runs on a plain stream")
+            return Err(MailError::Tls(
+                "STLS on a stream that is secured already".into(),
+            ));
         };
         let secured = net::tls_handshake(tcp, &server.host, tls, timeout).await?;
         p = Pop3 {
