@@ -7,6 +7,8 @@ use axum::extract::FromRef;
 use tokio::net::TcpListener;
 
 use crate::config::Config;
+use crate::mail::MailError;
+use crate::mail::account::{Credentials, Protocol, Servers};
 use crate::mail::imap::ImapPool;
 use crate::mail::imap::watch::Watchers;
 use crate::mail::pop3::account::PopAccounts;
@@ -32,6 +34,24 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// Logs in to the user's mail and keeps the session's connections (IMAP) or account (POP3)
+    /// under `pool_key`; the password stays in memory there, never in the session store.
+    pub async fn start_mail_session(
+        &self,
+        pool_key: &str,
+        protocol: Protocol,
+        creds: Credentials,
+        servers: Servers,
+    ) -> Result<(), MailError> {
+        match protocol {
+            Protocol::Imap => self.pool.login(pool_key, creds, servers.imap).await,
+            Protocol::Pop3 => {
+                let dir = crate::store::file_key(creds.address());
+                self.pops.login(pool_key, &dir, creds, servers.pop3).await
+            }
+        }
+    }
+
     /// Drops what a session holds of a user's mail: its pooled IMAP connections, or its POP3
     /// account (checks stop), and with them the password. At logout, and when a session outlives
     /// its lifetime.

@@ -13,6 +13,7 @@ use tower_sessions::Session;
 
 use crate::app::AppState;
 use crate::config::AddressProblem;
+use crate::i18n::Lang;
 use crate::mail::MailError;
 use crate::mail::account::{Credentials, Protocol, Protocols};
 use crate::web::error::{WebError, redirect};
@@ -121,59 +122,97 @@ async fn login_post(
         .as_deref()
         .is_some_and(|t| same_token(&form.csrf, t));
     let csrf = login_token(&session).await?;
+    let user = match authenticate(&state, &form, client, token_ok).await {
+        Ok(user) => user,
+        Err(error) => {
+            return Ok(render(&LoginPage {
+                ctx: PageCtx::public(lang, lang.t("login-title")),
+                email: form.email.trim().to_owned(),
+                next: form.next,
+                error: Some(error.text(lang)),
+                offer_choice: offers_choice(&state.config),
+                pop3_chosen: form.protocol == "pop3",
+                csrf,
+            }));
+        }
+    };
+    // A new session id at login, so that an id planted before login is worth nothing after it.
+    let session_err =
+        |e: tower_sessions::session::Error| WebError::Internal(format!("session: {e}"));
+    session.cycle_id().await.map_err(session_err)?;
+    let _ = session.remove::<String>(LOGIN_CSRF).await;
+    session
+        .insert(SessionUser::KEY, &user)
+        .await
+        .map_err(session_err)?;
+    tracing::info!(address = %user.address, "logged in");
+    Ok(redirect(if urls::is_local_path(&form.next) {
+        &form.next
+    } else {
+        "/mail/INBOX"
+    }))
+}
+
+/// Why a login did not go through, as the login page says it.
+enum LoginRefused {
+    Key(&'static str),
+    Throttled(std::time::Duration),
+}
+
+impl LoginRefused {
+    fn text(&self, lang: Lang) -> String {
+        match self {
+            LoginRefused::Key(k) => lang.t(k),
+            LoginRefused::Throttled(wait) => lang.t_args(
+                "login-error-throttled",
+                &[("seconds", wait.as_secs().max(1).to_string())],
+            ),
+        }
+    }
+}
+
+/// Checks a login form and logs in to the user's mail: the session's user, or why not.
+async fn authenticate(
+    state: &AppState,
+    form: &LoginForm,
+    client: std::net::IpAddr,
+    token_ok: bool,
+) -> Result<SessionUser, LoginRefused> {
+    use LoginRefused::Key;
     let email = form.email.trim().to_owned();
+    if !token_ok {
+        // Posted from elsewhere, or from a page whose session has expired: nothing is tried.
+        return Err(Key("login-error-form-expired"));
+    }
+    if email.is_empty() || form.password.is_empty() {
+        return Err(Key("login-error-missing"));
+    }
+    if let Err(wait) = state.throttle.check(&email, client) {
+        tracing::info!(address = %email, client = %client, "login throttled");
+        return Err(LoginRefused::Throttled(wait));
+    }
+    let servers = match state.config.servers_for(&email) {
+        Ok(s) => s,
+        Err(AddressProblem::Invalid) => return Err(Key("login-error-invalid")),
+        Err(AddressProblem::UnknownDomain) => return Err(Key("login-error-unknown-domain")),
+    };
     let choice = match form.protocol.as_str() {
         "imap" => Some(Protocol::Imap),
         "pop3" => Some(Protocol::Pop3),
         _ => None,
     };
-    let failed_with = |error: String| {
-        render(&LoginPage {
-            ctx: PageCtx::public(lang, lang.t("login-title")),
-            email: email.clone(),
-            next: form.next.clone(),
-            error: Some(error),
-            offer_choice: offers_choice(&state.config),
-            pop3_chosen: choice == Some(Protocol::Pop3),
-            csrf: csrf.clone(),
-        })
-    };
-    let failed = |key: &str| failed_with(lang.t(key));
-    if !token_ok {
-        // Posted from elsewhere, or from a page whose session has expired: nothing is tried.
-        return Ok(failed("login-error-form-expired"));
-    }
-    if email.is_empty() || form.password.is_empty() {
-        return Ok(failed("login-error-missing"));
-    }
-    if let Err(wait) = state.throttle.check(&email, client) {
-        tracing::info!(address = %email, client = %client, "login throttled");
-        return Ok(failed_with(lang.t_args(
-            "login-error-throttled",
-            &[("seconds", wait.as_secs().max(1).to_string())],
-        )));
-    }
-    let servers = match state.config.servers_for(&email) {
-        Ok(s) => s,
-        Err(AddressProblem::Invalid) => return Ok(failed("login-error-invalid")),
-        Err(AddressProblem::UnknownDomain) => return Ok(failed("login-error-unknown-domain")),
-    };
+    let protocol = servers.protocols.resolve(choice);
     let pool_key = random_token();
     let creds = Credentials::new(email.clone(), form.password.clone());
-    let protocol = servers.protocols.resolve(choice);
-    let result = match protocol {
-        Protocol::Imap => state.pool.login(&pool_key, creds, servers.imap).await,
-        Protocol::Pop3 => {
-            let dir = crate::store::file_key(&email);
-            state.pops.login(&pool_key, &dir, creds, servers.pop3).await
-        }
-    };
-    if let Err(e) = result {
+    if let Err(e) = state
+        .start_mail_session(&pool_key, protocol, creds, servers)
+        .await
+    {
         tracing::info!(address = %email, client = %client, error = %e, "login failed");
         if matches!(e, MailError::AuthFailed) {
             state.throttle.failed(&email, client);
         }
-        return Ok(failed(match e {
+        return Err(Key(match e {
             MailError::AuthFailed => "login-error-auth",
             MailError::Tls(_) => "login-error-tls",
             MailError::Timeout => "login-error-timeout",
@@ -181,31 +220,14 @@ async fn login_post(
             _ => "login-error-unreachable",
         }));
     }
-    // A new session id at login, so that an id planted before login is worth nothing after it.
-    session
-        .cycle_id()
-        .await
-        .map_err(|e| WebError::Internal(format!("session: {e}")))?;
-    let _ = session.remove::<String>(LOGIN_CSRF).await;
-    let user = SessionUser {
+    state.throttle.succeeded(&email, client);
+    Ok(SessionUser {
         address: email,
         pool_key,
         protocol,
         csrf: random_token(),
         login_at: chrono::Utc::now().timestamp(),
-    };
-    state.throttle.succeeded(&user.address, client);
-    session
-        .insert(SessionUser::KEY, &user)
-        .await
-        .map_err(|e| WebError::Internal(format!("session: {e}")))?;
-    tracing::info!(address = %user.address, "logged in");
-    let next = if urls::is_local_path(&form.next) {
-        form.next
-    } else {
-        "/mail/INBOX".to_owned()
-    };
-    Ok(redirect(&next))
+    })
 }
 
 #[derive(Deserialize)]
