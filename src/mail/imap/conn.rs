@@ -10,10 +10,9 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use async_imap::Session;
-use imap_proto::{MailboxDatum, Response, ResponseCode, Status, StatusAttribute};
+use imap_proto::{Capability, MailboxDatum, Response, ResponseCode, Status, StatusAttribute};
 
 use super::codec;
-use super::connect::capability_name;
 use crate::mail::net::MailStream;
 use crate::mail::{FolderName, MailError};
 
@@ -390,6 +389,15 @@ impl Conn {
             }
         }
         (messages, unseen)
+    }
+}
+
+/// The upper-case name of a capability, e.g. `AUTH=PLAIN`, `MOVE`.
+pub(crate) fn capability_name(c: &Capability<'_>) -> String {
+    match c {
+        Capability::Imap4rev1 => "IMAP4REV1".into(),
+        Capability::Auth(m) => format!("AUTH={}", m.to_ascii_uppercase()),
+        Capability::Atom(a) => a.to_ascii_uppercase(),
     }
 }
 

@@ -5,9 +5,9 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use async_imap::Client;
-use imap_proto::{Capability, Response, ResponseCode, Status};
+use imap_proto::{Response, ResponseCode, Status};
 
-use super::conn::Conn;
+use super::conn::{Conn, capability_name};
 use crate::mail::MailError;
 use crate::mail::account::{Credentials, Security, Server, TlsSettings};
 use crate::mail::net::{self, MailStream};
@@ -152,15 +152,6 @@ async fn login(
             async_imap::error::Error::Validate(_) => MailError::AuthFailed,
             other => MailError::ConnectionLost(other.to_string()),
         }),
-    }
-}
-
-/// The upper-case name of a capability, e.g. `AUTH=PLAIN`, `MOVE`.
-pub(crate) fn capability_name(c: &Capability<'_>) -> String {
-    match c {
-        Capability::Imap4rev1 => "IMAP4REV1".into(),
-        Capability::Auth(m) => format!("AUTH={}", m.to_ascii_uppercase()),
-        Capability::Atom(a) => a.to_ascii_uppercase(),
     }
 }
 
