@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 
-use super::query::LocalMailbox;
+use super::LocalMailbox;
 use crate::mail::backend::{Backend, Removal};
 use crate::mail::parse::PartContent;
 use crate::mail::{

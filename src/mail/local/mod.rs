@@ -4,10 +4,21 @@
 //!
 //! Delivery is durable: the message is written to `tmp/`, synced, renamed into `new/`, and the
 //! directory synced, before the caller is told it is stored; only then may the server copy go.
+//!
+//! This file is the Maildir itself (delivery, listing, flags in file names, moves). `folders.rs`
+//! manages its folders; `mailbox.rs` is [`LocalMailbox`], the store with its header index and cached
+//! listings, which the pages use; `list.rs` (folders, pages, conversations, searches), `fetch.rs`
+//! (one message) and `change.rs` (flags, moves, removal, appends) are its operations, and use
+//! `mailbox`, never each other; `backend.rs` puts it behind the `Backend` trait.
 
 pub mod backend;
+mod change;
+mod fetch;
 pub mod folders;
-pub mod query;
+mod list;
+mod mailbox;
+
+pub use mailbox::LocalMailbox;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};

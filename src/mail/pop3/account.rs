@@ -19,9 +19,8 @@ use super::sync::{SyncOptions, SyncReport, sync_with};
 use crate::mail::MailEvent;
 use crate::mail::account::{Credentials, Server, TlsSettings};
 use crate::mail::backend::SpecialFolders;
-use crate::mail::local::LocalStore;
 use crate::mail::local::backend::Deletions;
-use crate::mail::local::query::LocalMailbox;
+use crate::mail::local::{LocalMailbox, LocalStore};
 use crate::mail::{FolderName, MailError};
 
 /// The download options of an account, with the defaults of desktop clients.
