@@ -3,12 +3,18 @@
 
     read_path.py check-user ADDR PASS N        exit 0 if INBOX holds UIDs 1..N exactly
     read_path.py run --base URL --addr A --password P --size N --seed-secs S --out FILE
+                     [--counted-port PORT --work-dir DIR --courrier BIN]
     read_path.py table FILE...                 the summary table of several runs
 
 Standard library only. HTTP goes over one keep-alive connection per session
 (http.client), so the client adds little to the figures. Every response is
 timed twice: the server time from Courrier's `Server-Timing: app;dur=<ms>`
 header, and the wall time the client saw (request sent to body read).
+
+With --counted-port, `run` ends with the phase "IMAP commands per view": it
+starts a counting proxy (ImapCounter) in front of Dovecot and a second Courrier
+(BIN, listening on 127.0.0.1:PORT, data under DIR) whose IMAP goes through it,
+and counts the IMAP commands of a login and of each kind of page view.
 """
 
 import argparse
@@ -20,6 +26,8 @@ import math
 import os
 import random
 import re
+import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -31,6 +39,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MAILSTACK = os.path.join(REPO, "scripts", "mailstack")
 PAGE_SIZE = 50  # Courrier's default [ui] page_size
 TIMING_RE = re.compile(r"app;dur=([0-9.]+)")
+IMAP_ADDR = ("127.0.0.1", 10143)  # the mail stack's Dovecot (plaintext login on loopback)
+COUNT_VIEWS = 20  # views of each kind in the IMAP-commands phase
 
 
 # ------------------------------------------------------------------ stats
@@ -189,6 +199,348 @@ def check_user(addr, password, n):
     return 1
 
 
+# ------------------------------------------------------------------ IMAP command counting
+
+
+LITERAL_RE = re.compile(rb"~?\{([0-9]+)\+?\}$")  # {n}, {n+} (RFC 7888), ~{n} (RFC 3516)
+
+
+class ImapStream:
+    """Splits one direction of an IMAP stream into logical lines: a line, plus the literals that
+    end it ({n}/{n+}/~{n}) and the lines that continue it after each literal. feed() returns the
+    first physical line (without CRLF) of every logical line it completed the start of."""
+
+    def __init__(self):
+        self.buf = b""
+        self.literal = 0  # literal bytes still to skip
+        self.continued = False  # the next line continues the current logical line
+
+    def feed(self, data):
+        self.buf += data
+        starts = []
+        while self.buf:
+            if self.literal:
+                k = min(self.literal, len(self.buf))
+                self.literal -= k
+                self.buf = self.buf[k:]
+                continue
+            i = self.buf.find(b"\n")
+            if i < 0:
+                break
+            line, self.buf = self.buf[:i].rstrip(b"\r"), self.buf[i + 1:]
+            if not self.continued:
+                starts.append(line)
+            m = LITERAL_RE.search(line)
+            self.literal = int(m.group(1)) if m else 0
+            self.continued = bool(m)
+        return starts
+
+
+class ImapCounter:
+    """A counting TCP proxy: listens on a free loopback port, forwards both ways to `upstream`
+    (two threads per connection), and records every IMAP command the clients send: (monotonic
+    time, connection number, name), the name with its `UID ` prefix (`UID FETCH`). SASL data after
+    AUTHENTICATE (until the server's tagged answer) and the DONE ending an IDLE are not commands.
+    A command is recorded before its bytes are forwarded, so before the server can answer it.
+    mark() returns a position in the record; between(a, b) the commands from one position to
+    another."""
+
+    def __init__(self, upstream=IMAP_ADDR):
+        self.upstream = upstream
+        self.lock = threading.Lock()
+        self.commands = []  # (t, conn, name)
+        self.connections = []  # (t, conn)
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.port = self.listener.getsockname()[1]
+        self.socks = []
+        self.closed = False
+        threading.Thread(target=self._accept, daemon=True, name="imap-proxy").start()
+
+    def _accept(self):
+        n = 0
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return  # closed
+            try:
+                server = socket.create_connection(self.upstream, timeout=10)
+                server.settimeout(None)
+            except OSError:
+                client.close()
+                continue
+            n += 1
+            for sk in (client, server):
+                sk.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            state = {"auth": None, "idle": None}  # tag of a running AUTHENTICATE / IDLE
+            with self.lock:
+                if self.closed:
+                    client.close()
+                    server.close()
+                    return
+                self.socks += [client, server]
+                self.connections.append((time.monotonic(), n))
+            threading.Thread(target=self._pump, args=(client, server, n, state, True),
+                             daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, n, state, False),
+                             daemon=True).start()
+
+    def _pump(self, src, dst, conn, state, from_client):
+        stream = ImapStream()
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                lines = stream.feed(data)
+                if lines:
+                    with self.lock:
+                        for line in lines:
+                            if from_client:
+                                self._client_line(line, conn, state)
+                            else:
+                                self._server_line(line, state)
+                dst.sendall(data)
+        except OSError:
+            pass
+        for sk in (src, dst):
+            try:
+                sk.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def _client_line(self, line, conn, state):
+        if state["auth"] is not None:
+            return  # SASL data (or the client's `*` cancelling the exchange)
+        if state["idle"] is not None and line.strip().upper() == b"DONE":
+            state["idle"] = None
+            return
+        words = line.split(b" ", 3)
+        if len(words) < 2:
+            name = "?" + line[:20].decode("ascii", "replace")
+        else:
+            name = LITERAL_RE.sub(b"", words[1]).decode("ascii", "replace").upper()
+            if name == "UID" and len(words) > 2:
+                name += " " + LITERAL_RE.sub(b"", words[2]).decode("ascii", "replace").upper()
+            if name == "AUTHENTICATE":
+                state["auth"] = words[0]
+            elif name == "IDLE":
+                state["idle"] = words[0]
+        self.commands.append((time.monotonic(), conn, name))
+
+    @staticmethod
+    def _server_line(line, state):
+        tag = line.split(b" ", 1)[0]
+        for k in ("auth", "idle"):
+            if state[k] is not None and tag == state[k]:
+                state[k] = None
+
+    def mark(self):
+        with self.lock:
+            return len(self.commands), len(self.connections)
+
+    def between(self, a, b):
+        """The commands and connections recorded from mark a to mark b: (list of (t, name), count)."""
+        with self.lock:
+            return [(t, name) for t, _, name in self.commands[a[0]:b[0]]], b[1] - a[1]
+
+    def close(self):
+        with self.lock:
+            self.closed = True
+            socks, self.socks = self.socks, []
+        try:
+            self.listener.close()
+        except OSError:
+            pass
+        for sk in socks:
+            try:
+                sk.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sk.close()
+
+
+def port_open(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        return True
+    except OSError:
+        return False
+
+
+class CountedCourrier:
+    """A second Courrier (same environment as the driver's) whose IMAP goes through an ImapCounter.
+    Its pid is written to DIR/courrier-imapcount.pid while it runs, for the driver's cleanup."""
+
+    def __init__(self, binary, port, work_dir, tag):
+        if port_open(port):
+            raise BenchError("port %d is already in use" % port)
+        self.proxy = ImapCounter()
+        self.pidfile = os.path.join(work_dir, "courrier-imapcount.pid")
+        self.log = os.path.join(work_dir, "courrier-imapcount-%s.log" % tag)
+        self.base = "http://127.0.0.1:%d" % port
+        env = dict(os.environ)
+        env.update({
+            "COURRIER_IMAP_HOST": "127.0.0.1",
+            "COURRIER_IMAP_PORT": str(self.proxy.port),
+            "COURRIER_IMAP_SECURITY": "none",
+            "COURRIER_SERVER_LISTEN": "127.0.0.1:%d" % port,
+            "COURRIER_SERVER_PUBLIC_URL": self.base,
+            "COURRIER_SERVER_DATA_DIR": os.path.join(work_dir, "data-imapcount-%s" % tag),
+            "RUST_LOG": env.get("RUST_LOG", "warn"),
+        })
+        self.proc = None
+        try:
+            with open(self.log, "wb") as log:
+                self.proc = subprocess.Popen([binary], env=env, stdin=subprocess.DEVNULL,
+                                             stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+            with open(self.pidfile, "w") as f:
+                f.write("%d\n" % self.proc.pid)
+            for _ in range(150):
+                if port_open(port):
+                    return
+                if self.proc.poll() is not None:
+                    break
+                time.sleep(0.1)
+            with open(self.log, errors="replace") as f:
+                tail = f.read()[-500:]
+            raise BenchError("counted Courrier did not listen on %d: %s" % (port, tail.strip()))
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        try:
+            os.unlink(self.pidfile)
+        except OSError:
+            pass
+        self.proxy.close()
+
+
+def count_phase(args, errors):
+    """IMAP commands per view, through a second Courrier behind the counting proxy: the login, then
+    after one warm-up of each, COUNT_VIEWS views of each kind. Views follow each other, and each
+    view's window runs from its request to the next request (or to a short settle after the last
+    one), so commands sent after a response (in the background) still count, for the next window;
+    `late` counts those that came after the response of their window."""
+    size = args.size
+    rnd = random.Random(size + 1)
+    pages = max(1, math.ceil(size / PAGE_SIZE))
+    say("  IMAP commands per view: second Courrier on 127.0.0.1:%d through a counting proxy"
+        % args.counted_port)
+    cc = CountedCourrier(args.courrier, args.counted_port, args.work_dir, str(size))
+    out = {"views": {}, "order": []}
+    try:
+        proxy = cc.proxy
+        s = Session(cc.base)
+        m0 = proxy.mark()
+        s.login(args.addr, args.password)
+        time.sleep(0.3)
+        m1 = proxy.mark()
+        cmds, conns = proxy.between(m0, m1)
+        out["login"] = {"n": 1, "total": float(len(cmds)), "connections": float(conns),
+                        "late": 0.0, "breakdown": count_names(cmds, 1)}
+
+        def open_msg(uid, marks):
+            """GET the message page then its frame (as the existing phase); marks gets
+            (mark, response end) before each request."""
+            marks.append((proxy.mark(), None))
+            _, page = s.get("/mail/INBOX/%d" % uid)
+            marks[-1] = (marks[-1][0], time.monotonic())
+            m = re.search(rb'class="body-frame"[^>]*\ssrc="([^"]+)"', page or b"")
+            frame = unescape(m.group(1).decode()) if m else "/mail/INBOX/%d/body" % uid
+            marks.append((proxy.mark(), None))
+            s.get(frame)
+            marks[-1] = (marks[-1][0], time.monotonic())
+
+        def get(path, marks):
+            marks.append((proxy.mark(), None))
+            s.get(path)
+            marks[-1] = (marks[-1][0], time.monotonic())
+
+        lists = [("inbox p1", "/mail/INBOX")]
+        if pages >= 2:
+            lists.append(("inbox p2", "/mail/INBOX?page=2"))
+        for _, path in lists:
+            get(path, [])
+        open_msg(rnd.randint(1, size), [])
+        time.sleep(0.3)
+
+        def windows(marks, end):
+            """(commands, connections, late) of each request from its mark to the next one."""
+            res = []
+            for i, (mk, t_end) in enumerate(marks):
+                nxt = marks[i + 1][0] if i + 1 < len(marks) else end
+                cmds, conns = proxy.between(mk, nxt)
+                res.append((cmds, conns, sum(1 for t, _ in cmds if t > t_end)))
+            return res
+
+        def record(name, wins):
+            cmds = [c for w in wins for c in w[0]]
+            n = len(wins)
+            out["views"][name] = {
+                "n": n, "total": len(cmds) / n, "connections": sum(w[1] for w in wins) / n,
+                "late": sum(w[2] for w in wins) / n, "breakdown": count_names(cmds, n)}
+            out["order"].append(name)
+
+        for name, path in lists:
+            marks = []
+            for _ in range(COUNT_VIEWS):
+                get(path, marks)
+            time.sleep(0.3)
+            record(name, windows(marks, proxy.mark()))
+        marks = []
+        for _ in range(COUNT_VIEWS):
+            open_msg(rnd.randint(1, size), marks)
+        time.sleep(0.3)
+        wins = windows(marks, proxy.mark())
+        record("open msg: page", wins[0::2])
+        record("open msg: frame", wins[1::2])
+        both = [(a[0] + b[0], a[1] + b[1], a[2] + b[2]) for a, b in zip(wins[0::2], wins[1::2])]
+        record("open msg: together", both)
+        errors.extend("counted: " + e for e in s.errors)
+    finally:
+        cc.stop()
+    return out
+
+
+def count_names(cmds, n):
+    counts = {}
+    for _, name in cmds:
+        counts[name] = counts.get(name, 0) + 1
+    return {k: v / n for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))}
+
+
+def fmt_breakdown(b):
+    return ", ".join("%s %s" % (("%.2f" % v).rstrip("0").rstrip(".") if v != int(v)
+                                 else "%d" % v, k) for k, v in b.items()) or "none"
+
+
+def print_counts(results):
+    rows = [(r["size"], r["imap_commands"]) for r in results if r.get("imap_commands")]
+    if not rows:
+        return
+    print("%-6s  %-26s %9s %6s %5s  %s" % ("size", "view", "cmds/view", "conns", "late",
+                                           "breakdown (commands per view)"))
+    for size, ic in rows:
+        for name in ["login"] + ic["order"]:
+            v = ic["login"] if name == "login" else ic["views"][name]
+            print("%-6d  %-26s %9.2f %6.2f %5.2f  %s" % (
+                size, name if name == "login" else "%s (x%d)" % (name, v["n"]), v["total"],
+                v["connections"], v["late"], fmt_breakdown(v["breakdown"])))
+    sys.stdout.flush()
+
+
 # ------------------------------------------------------------------ the run
 
 
@@ -280,9 +632,17 @@ def run(args):
     # 4. Concurrency: 4 sessions (4 logins) x 50 INBOX first pages.
     res["concurrent"] = concurrent(args.base, addr, password, 4, 50, res["errors"])
 
+    # 5. IMAP commands per view, through a second Courrier behind a counting proxy.
+    if args.counted_port:
+        try:
+            res["imap_commands"] = count_phase(args, res["errors"])
+        except (BenchError, OSError, http.client.HTTPException) as e:
+            res["errors"].append("IMAP commands per view: %s" % e)
+
     for e in res["errors"][:10]:
         say("  ERROR " + e)
     print_rows([res])
+    print_counts([res])
     with open(args.out, "w") as f:
         json.dump(res, f, indent=1)
     return 0
@@ -352,6 +712,11 @@ def table(files):
     print()
     print("Read path (times in ms; server = Server-Timing app;dur, client = wall time seen by the client)")
     print_rows(results)
+    if any(r.get("imap_commands") for r in results):
+        print()
+        print("IMAP commands per view (a second Courrier through a counting proxy; after a warm-up;")
+        print("conns = new IMAP connections, late = commands sent after the view's response)")
+        print_counts(results)
     print()
     for r in results:
         print("size %-6d IMAP LOGINs for 1 login + 100 page views: %d   (whole session, %d requests: %d)"
@@ -403,12 +768,19 @@ def main():
     r.add_argument("--size", type=int, required=True)
     r.add_argument("--seed-secs", default=None)
     r.add_argument("--out", required=True)
+    r.add_argument("--counted-port", type=int, default=None,
+                   help="run the IMAP-commands phase with a second Courrier on this port")
+    r.add_argument("--work-dir", default="/tmp",
+                   help="where that Courrier keeps its data, log and pid file")
+    r.add_argument("--courrier", default=os.path.join(REPO, "target", "release", "courrier"))
     t = sub.add_parser("table")
     t.add_argument("files", nargs="+")
     a = ap.parse_args()
     if a.cmd == "check-user":
         return check_user(a.addr, a.password, a.n)
     if a.cmd == "run":
+        # A TERM from the driver unwinds (stopping the counted Courrier) instead of killing outright.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
         try:
             return run(a)
         except BenchError as e:

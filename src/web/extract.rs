@@ -103,6 +103,30 @@ pub struct CurrentUser {
     session: Session,
 }
 
+/// The request's session and the user logged in to it; without one, the login page, then back.
+pub(crate) async fn session_user<S: Send + Sync>(
+    parts: &mut Parts,
+    state: &S,
+) -> Result<(Session, SessionUser), WebError> {
+    let session = Session::from_request_parts(parts, state)
+        .await
+        .map_err(|_| WebError::Internal("session layer missing".into()))?;
+    let user: Option<SessionUser> = session
+        .get(SessionUser::KEY)
+        .await
+        .map_err(|e| WebError::Internal(format!("session store: {e}")))?;
+    match user {
+        Some(user) => Ok((session, user)),
+        None => Err(WebError::NotLoggedIn {
+            next: parts
+                .uri
+                .path_and_query()
+                .map(|p| p.as_str().to_owned())
+                .unwrap_or_default(),
+        }),
+    }
+}
+
 /// Key of the one-time notice shown on the next page ("Message sent").
 const FLASH_KEY: &str = "flash";
 
@@ -115,21 +139,7 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let app = AppState::from_ref(state);
-        let next = parts
-            .uri
-            .path_and_query()
-            .map(|p| p.as_str().to_owned())
-            .unwrap_or_default();
-        let session = Session::from_request_parts(parts, state)
-            .await
-            .map_err(|_| WebError::Internal("session layer missing".into()))?;
-        let user: Option<SessionUser> = session
-            .get(SessionUser::KEY)
-            .await
-            .map_err(|e| WebError::Internal(format!("session store: {e}")))?;
-        let Some(user) = user else {
-            return Err(WebError::NotLoggedIn { next });
-        };
+        let (session, user) = session_user(parts, state).await?;
         let now = chrono::Utc::now().timestamp();
         if outlived(user.login_at, now, app.config.session_max_lifetime) {
             // However active, a session ends: the passwords it holds are dropped with it.

@@ -7,13 +7,12 @@
 //! must not lose what was typed, so the text comes back with a fresh token instead of an error.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, Request};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use tower_sessions::Session;
 
 use crate::web::error::WebError;
-use crate::web::extract::SessionUser;
+use crate::web::extract::session_user;
 
 /// A posted form's fields.
 pub struct Posted<T>(pub T);
@@ -67,17 +66,7 @@ where
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let (mut parts, b) = req.into_parts();
-        let next = parts.uri.path().to_owned();
-        let session = Session::from_request_parts(&mut parts, state)
-            .await
-            .map_err(|_| WebError::Internal("session layer missing".into()))?;
-        let user: Option<SessionUser> = session
-            .get(SessionUser::KEY)
-            .await
-            .map_err(|e| WebError::Internal(format!("session store: {e}")))?;
-        let Some(user) = user else {
-            return Err(WebError::NotLoggedIn { next });
-        };
+        let (_, user) = session_user(&mut parts, state).await?;
         let bytes = body(Request::from_parts(parts, b), state).await?;
         let token: Token = serde_html_form::from_bytes(&bytes).unwrap_or_default();
         if !same_token(&token.csrf, &user.csrf) {

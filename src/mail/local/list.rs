@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::LocalMessage;
-use super::folders::{special_name, special_of};
+use super::folders::special_name;
 use super::mailbox::{Headers, LocalMailbox, io};
 use crate::mail::imap::sort_text;
 use crate::mail::parse;
@@ -290,11 +290,6 @@ impl LocalMailbox {
             .zip(headers)
             .map(|(m, h)| summary(m, &h))
             .collect())
-    }
-
-    /// The special use of a folder of this store.
-    pub fn role_of(folder: &FolderName) -> Option<SpecialUse> {
-        special_of(folder)
     }
 }
 

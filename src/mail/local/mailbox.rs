@@ -191,8 +191,6 @@ impl LocalMailbox {
             return Err(MailError::FolderNotFound);
         }
         let stamp = self.stamp(folder).await;
-        let settled =
-            |t: Option<SystemTime>| t.is_some_and(|t| t.elapsed().is_ok_and(|age| age >= SETTLE));
         {
             let listings = self.listings.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(l) = listings.get(folder)
