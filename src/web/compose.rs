@@ -26,6 +26,7 @@ use crate::store::compose::{ComposeStore, StashedFields};
 use crate::web::cookies;
 use crate::web::error::{WebError, redirect};
 use crate::web::extract::CurrentUser;
+use crate::web::forms::same_token;
 use crate::web::urls;
 use crate::web::view::{PageCtx, render};
 
@@ -118,48 +119,25 @@ async fn compose_get(
 ) -> Result<Response, WebError> {
     let lang = user.lang;
     let address = user.user.address.clone();
-    let settings = state.settings.load(&address).await.unwrap_or_default();
-    let mut notices = vec![];
-    let mut f = Fields {
-        message_id: compose::new_message_id(&address),
-        ..Default::default()
-    };
-    let signature = if settings.signature.trim().is_empty() {
-        String::new()
-    } else {
-        format!("\n\n-- \n{}", settings.signature.trim_end())
-    };
-
-    if let Some(id) = q
+    let restore = q
         .restore
         .as_deref()
-        .filter(|id| cookies::get(&headers, STASH_COOKIE) == Some(*id))
-    {
-        let stash = state
-            .compose
-            .claim_stash(id, &address)
-            .await
-            .map_err(|_| WebError::NotFound)?;
-        copy_attachments(&state.compose, &stash.compose_id, id, &address).await;
-        f = Fields {
-            compose_id: id.to_owned(),
-            message_id: if stash.message_id.is_empty() {
-                f.message_id
-            } else {
-                stash.message_id
-            },
-            to: stash.to,
-            cc: stash.cc,
-            bcc: stash.bcc,
-            subject: stash.subject,
-            body: stash.body,
-            in_reply_to: stash.in_reply_to,
-            references: stash.references,
+        .filter(|id| cookies::get(&headers, STASH_COOKIE) == Some(*id));
+    let mut notices = vec![];
+    let f = if let Some(id) = restore {
+        notices.push(lang.t("compose-restored"));
+        restored(&state, &address, id).await?
+    } else {
+        let mut f = Fields {
+            message_id: compose::new_message_id(&address),
+            compose_id: state.compose.create(&address).await.map_err(store_err)?,
             ..Default::default()
         };
-        notices.push(lang.t("compose-restored"));
-    } else {
-        f.compose_id = state.compose.create(&address).await.map_err(store_err)?;
+        let settings = state.settings.load(&address).await.unwrap_or_default();
+        let signature = match settings.signature.trim() {
+            "" => String::new(),
+            _ => format!("\n\n-- \n{}", settings.signature.trim_end()),
+        };
         if let Some(uid) = q.draft {
             resume_draft(&user, &state, &mut f, Uid(uid)).await?;
         } else if let (Some(mode), Some(folder), Some(uid)) = (q.mode.as_deref(), &q.folder, q.uid)
@@ -170,7 +148,8 @@ async fn compose_get(
             f.to = q.to.map(|t| compose::one_line(&t)).unwrap_or_default();
             f.body = signature;
         }
-    }
+        f
+    };
     let title = match (q.mode.as_deref(), q.draft) {
         (_, Some(_)) => lang.t("compose-edit-draft"),
         (Some("reply"), _) => lang.t("reply"),
@@ -181,6 +160,32 @@ async fn compose_get(
     let mut page = ComposePage::new(PageCtx::user(&user, title), f);
     page.notices = notices;
     finish(&state, &user, page).await
+}
+
+/// The form a user was writing when their session ended, kept on disk by [`stash_and_login`].
+async fn restored(state: &AppState, address: &str, id: &str) -> Result<Fields, WebError> {
+    let stash = state
+        .compose
+        .claim_stash(id, address)
+        .await
+        .map_err(|_| WebError::NotFound)?;
+    copy_attachments(&state.compose, &stash.compose_id, id, address).await;
+    Ok(Fields {
+        compose_id: id.to_owned(),
+        message_id: if stash.message_id.is_empty() {
+            compose::new_message_id(address)
+        } else {
+            stash.message_id
+        },
+        to: stash.to,
+        cc: stash.cc,
+        bcc: stash.bcc,
+        subject: stash.subject,
+        body: stash.body,
+        in_reply_to: stash.in_reply_to,
+        references: stash.references,
+        ..Default::default()
+    })
 }
 
 /// Fills the form from the message answered or forwarded.
@@ -303,7 +308,7 @@ async fn compose_post(
         PageCtx::user(&user, lang.t("compose-title")),
         form.fields.clone(),
     );
-    if form.csrf != user.user.csrf {
+    if !same_token(&form.csrf, &user.user.csrf) {
         // Typically a form from before logging in again in another tab: nothing is done, the text
         // comes back with the current token, to be submitted again.
         if form.action == "autosave" {
@@ -312,15 +317,7 @@ async fn compose_post(
         page.errors.push(lang.t("compose-token-refreshed"));
         return finish(&state, &user, page).await;
     }
-    for name in &form.too_big {
-        page.errors.push(lang.t_args(
-            "compose-too-big",
-            &[("name", name.clone()), ("size", lang.format_size(limit))],
-        ));
-    }
-    if form.cut_short {
-        page.errors.push(lang.t("compose-cut-short"));
-    }
+    page.errors.extend(form.problems(lang, limit));
     let action = form.action.clone();
     if let Some(index) = action.strip_prefix("remove:").and_then(|i| i.parse().ok()) {
         state
@@ -341,36 +338,46 @@ async fn compose_post(
             // A late autosave of a message already sent: nothing to keep.
             Ok(StatusCode::NO_CONTENT.into_response())
         }
-        "save" | "autosave" => {
-            let outgoing = outgoing(&state, &user, &form.fields, false).await;
-            let saved = match outgoing {
-                Ok(o) => outbox::save_draft(&user.mail, &o)
-                    .await
-                    .map_err(|e| e.to_string()),
-                Err(e) => Err(e),
-            };
-            if action == "autosave" {
-                // The script only needs to know whether it worked.
-                return Ok(match saved {
-                    Ok(()) => StatusCode::NO_CONTENT.into_response(),
-                    Err(_) => StatusCode::BAD_GATEWAY.into_response(),
-                });
-            }
-            match saved {
-                Ok(()) => page.notices.push(lang.t_args(
-                    "compose-draft-saved",
-                    &[("time", chrono::Local::now().format("%H:%M").to_string())],
-                )),
-                Err(e) => {
-                    tracing::warn!(error = %e, "saving a draft failed");
-                    page.errors.push(lang.t("compose-draft-failed"));
-                }
-            }
-            finish(&state, &user, page).await
-        }
+        "save" | "autosave" => save(&state, &user, &form.fields, action == "autosave", page).await,
         // "attach" and anything else: show the form again with the new attachments.
         _ => finish(&state, &user, page).await,
     }
+}
+
+/// Saves the form as a draft: for the autosave script, a status; for the Save button, the form
+/// again with what happened.
+async fn save(
+    state: &AppState,
+    user: &CurrentUser,
+    fields: &Fields,
+    autosave: bool,
+    mut page: ComposePage,
+) -> Result<Response, WebError> {
+    let saved = match outgoing(state, user, fields, false).await {
+        Ok(o) => outbox::save_draft(&user.mail, &o)
+            .await
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e),
+    };
+    if autosave {
+        // The script only needs to know whether it worked.
+        return Ok(match saved {
+            Ok(()) => StatusCode::NO_CONTENT.into_response(),
+            Err(_) => StatusCode::BAD_GATEWAY.into_response(),
+        });
+    }
+    let lang = user.lang;
+    match saved {
+        Ok(()) => page.notices.push(lang.t_args(
+            "compose-draft-saved",
+            &[("time", chrono::Local::now().format("%H:%M").to_string())],
+        )),
+        Err(e) => {
+            tracing::warn!(error = %e, "saving a draft failed");
+            page.errors.push(lang.t("compose-draft-failed"));
+        }
+    }
+    finish(state, user, page).await
 }
 
 /// Validates recipients, sends, and either leaves for the folder or comes back with the reason.
@@ -381,18 +388,7 @@ async fn send(
     mut page: ComposePage,
 ) -> Result<Response, WebError> {
     let lang = user.lang;
-    let mut invalid = false;
-    for (value, slot) in [
-        (&fields.to, &mut page.to_error),
-        (&fields.cc, &mut page.cc_error),
-        (&fields.bcc, &mut page.bcc_error),
-    ] {
-        if let Err(bad) = compose::parse_recipients(value) {
-            *slot = Some(lang.t_args("compose-invalid-addresses", &[("list", bad.join(", "))]));
-            invalid = true;
-        }
-    }
-    if invalid {
+    if !recipients_ok(lang, fields, &mut page) {
         return finish(state, user, page).await;
     }
     let outgoing = match outgoing(state, user, fields, true).await {
@@ -431,9 +427,40 @@ async fn send(
     if matches!(outcome, Outcome::NotSent { .. }) {
         state.compose.send_failed(&message_id);
     }
+    if let Outcome::Sent { .. } = outcome {
+        state.compose.delete(&fields.compose_id).await;
+    }
+    answer_send(user, original, outcome, page, state).await
+}
+
+/// Checks each recipient field; the ones that do not parse say so beside the field.
+fn recipients_ok(lang: Lang, fields: &Fields, page: &mut ComposePage) -> bool {
+    let mut ok = true;
+    for (value, slot) in [
+        (&fields.to, &mut page.to_error),
+        (&fields.cc, &mut page.cc_error),
+        (&fields.bcc, &mut page.bcc_error),
+    ] {
+        if let Err(bad) = compose::parse_recipients(value) {
+            *slot = Some(lang.t_args("compose-invalid-addresses", &[("list", bad.join(", "))]));
+            ok = false;
+        }
+    }
+    ok
+}
+
+/// What the user sees of a send: the folder with "Message sent", or the form again with why not
+/// and where the text is kept.
+async fn answer_send(
+    user: &CurrentUser,
+    original: Option<Original>,
+    outcome: Outcome,
+    mut page: ComposePage,
+    state: &AppState,
+) -> Result<Response, WebError> {
+    let lang = user.lang;
     match outcome {
         Outcome::Sent { filing_error } => {
-            state.compose.delete(&fields.compose_id).await;
             let notice = match filing_error {
                 None => lang.t("compose-sent"),
                 Some(e) => {
@@ -588,6 +615,26 @@ struct PostedForm {
     cut_short: bool,
     /// The compose id the form carried, when it was not usable and a new one was made.
     previous_compose_id: String,
+}
+
+impl PostedForm {
+    /// What did not arrive: files over the limit, the end of a form cut short.
+    fn problems(&self, lang: Lang, limit: u64) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .too_big
+            .iter()
+            .map(|name| {
+                lang.t_args(
+                    "compose-too-big",
+                    &[("name", name.clone()), ("size", lang.format_size(limit))],
+                )
+            })
+            .collect();
+        if self.cut_short {
+            out.push(lang.t("compose-cut-short"));
+        }
+        out
+    }
 }
 
 /// Reads the multipart form, streaming files into the compose directory (created if the form's is

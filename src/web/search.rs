@@ -8,7 +8,7 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use crate::app::AppState;
-use crate::mail::{FolderName, Search};
+use crate::mail::{FolderName, MessageSummary, Overview, Search};
 use crate::web::error::WebError;
 use crate::web::extract::CurrentUser;
 use crate::web::urls;
@@ -50,70 +50,98 @@ async fn search_get(
     user: CurrentUser,
     Query(sq): Query<SearchQuery>,
 ) -> Result<Response, WebError> {
-    let search = Search {
-        text: sq.q.clone().unwrap_or_default().chars().take(200).collect(),
-        unread: sq.unread.is_some(),
-        flagged: sq.flagged.is_some(),
-        attachments: sq.attachments.is_some(),
-        since: None,
-        before: None,
-    };
+    let search = sq.search();
     let overview = user.mail.overview().await?;
     let hits = if search.is_empty() {
         vec![]
     } else {
         user.mail.search_all(&search, CAP).await?
     };
-    let lang = user.lang;
-    let now = chrono::Utc::now().timestamp();
-    let pages = hits.len().div_ceil(PAGE).max(1);
-    // Pages are numbered from 1 in URLs; the rule for the last page is the lists' own.
+    // Pages are numbered from 1 in URLs.
     let asked = sq.page.unwrap_or(1).max(1) - 1;
-    let (page, _) = crate::mail::clamp_page(hits.len() as u32, asked, PAGE as u32);
-    let page = page as usize;
-    let rows = hits
-        .iter()
-        .skip(page * PAGE)
-        .take(PAGE)
-        .map(|(f, m)| MessageRow {
-            folder: folder_title(lang, &overview.folders, f),
-            folder_url: urls::folder(f),
-            ..MessageRow::of(lang, now, f, m)
-        })
-        .collect();
-    let link = |p: usize| {
-        let mut q = form_urlencoded::Serializer::new(String::new());
-        q.append_pair("q", &search.text);
-        for (on, k) in [
-            (search.unread, "unread"),
-            (search.flagged, "flagged"),
-            (search.attachments, "attachments"),
-        ] {
-            if on {
-                q.append_pair(k, "1");
-            }
+    let ctx = PageCtx::user(&user, user.lang.t("search-all-title"));
+    Ok(render(&SearchPage::new(
+        ctx, &overview, &search, &hits, asked,
+    )))
+}
+
+impl SearchQuery {
+    fn search(&self) -> Search {
+        Search {
+            text: self
+                .q
+                .clone()
+                .unwrap_or_default()
+                .chars()
+                .take(200)
+                .collect(),
+            unread: self.unread.is_some(),
+            flagged: self.flagged.is_some(),
+            attachments: self.attachments.is_some(),
+            since: None,
+            before: None,
         }
-        q.append_pair("page", &(p + 1).to_string());
-        format!("{}?{}", urls::SEARCH, q.finish())
-    };
-    Ok(render(&SearchPage {
-        ctx: PageCtx::user(&user, lang.t("search-all-title")),
-        sidebar: sidebar(lang, &overview, &FolderName::inbox()),
-        q: search.text.clone(),
-        f_unread: search.unread,
-        f_flagged: search.flagged,
-        f_attachments: search.attachments,
-        position: lang.t_args(
-            "search-capped",
-            &[
-                ("page", (page + 1).to_string()),
-                ("pages", pages.to_string()),
-                ("total", hits.len().to_string()),
-                ("cap", CAP.to_string()),
-            ],
-        ),
-        newer_url: (page > 0).then(|| link(page - 1)),
-        older_url: (page + 1 < pages).then(|| link(page + 1)),
-        rows,
-    }))
+    }
+}
+
+impl SearchPage {
+    fn new(
+        ctx: PageCtx,
+        overview: &Overview,
+        search: &Search,
+        hits: &[(FolderName, MessageSummary)],
+        asked: u32,
+    ) -> Self {
+        let lang = ctx.lang;
+        let now = chrono::Utc::now().timestamp();
+        let pages = hits.len().div_ceil(PAGE).max(1);
+        // The rule for the last page is the lists' own.
+        let (page, _) = crate::mail::clamp_page(hits.len() as u32, asked, PAGE as u32);
+        let page = page as usize;
+        let rows = hits
+            .iter()
+            .skip(page * PAGE)
+            .take(PAGE)
+            .map(|(f, m)| MessageRow {
+                folder: folder_title(lang, &overview.folders, f),
+                folder_url: urls::folder(f),
+                ..MessageRow::of(lang, now, f, m)
+            })
+            .collect();
+        let link = |p: usize| {
+            let mut q = form_urlencoded::Serializer::new(String::new());
+            q.append_pair("q", &search.text);
+            for (on, k) in [
+                (search.unread, "unread"),
+                (search.flagged, "flagged"),
+                (search.attachments, "attachments"),
+            ] {
+                if on {
+                    q.append_pair(k, "1");
+                }
+            }
+            q.append_pair("page", &(p + 1).to_string());
+            format!("{}?{}", urls::SEARCH, q.finish())
+        };
+        SearchPage {
+            sidebar: sidebar(lang, overview, &FolderName::inbox()),
+            q: search.text.clone(),
+            f_unread: search.unread,
+            f_flagged: search.flagged,
+            f_attachments: search.attachments,
+            position: lang.t_args(
+                "search-capped",
+                &[
+                    ("page", (page + 1).to_string()),
+                    ("pages", pages.to_string()),
+                    ("total", hits.len().to_string()),
+                    ("cap", CAP.to_string()),
+                ],
+            ),
+            newer_url: (page > 0).then(|| link(page - 1)),
+            older_url: (page + 1 < pages).then(|| link(page + 1)),
+            rows,
+            ctx,
+        }
+    }
 }
