@@ -498,7 +498,7 @@ def count_phase(args, errors):
             get(path, warm)
         open_msg(rnd.randint(1, size), warm)
         time.sleep(0.3)
-        record("inbox p1, first after login", windows(warm, proxy.mark())[:1])
+        record("inbox p1, after login", windows(warm, proxy.mark())[:1])
         for name, path in lists:
             marks = []
             for _ in range(COUNT_VIEWS):

@@ -1,6 +1,6 @@
 //! Extractors: the language of the request, and the logged-in user with access to their mail.
 
-use axum::extract::{FromRef, FromRequestParts};
+use axum::extract::{FromRef, FromRequestParts, Path};
 use axum::http::header::ACCEPT_LANGUAGE;
 use axum::http::request::Parts;
 use serde::{Deserialize, Serialize};
@@ -10,6 +10,7 @@ use crate::app::AppState;
 use crate::i18n::Lang;
 use crate::mail::account::Protocol;
 use crate::mail::mailbox::Mailbox;
+use crate::mail::{FolderName, Section, Uid};
 use crate::web::error::WebError;
 
 /// What the browser session remembers about its user. The password is not here: it stays in the IMAP
@@ -178,6 +179,68 @@ impl CurrentUser {
             .await
             .ok()
             .flatten()
+    }
+}
+
+/// The folder a URL names (`/mail/{folder}/...`, percent-decoded by the router).
+pub struct FolderPath(pub FolderName);
+
+/// The message a URL names (`/mail/{folder}/{uid}/...`).
+pub struct MessagePath(pub FolderName, pub Uid);
+
+/// The part of a message a URL names (`/mail/{folder}/{uid}/part/{section}`).
+pub struct PartPath(pub FolderName, pub Uid, pub Section);
+
+/// The path's segments, as the router matched them; a path that does not decode is a bad request.
+async fn segments<S: Send + Sync>(parts: &mut Parts, state: &S) -> Result<Vec<String>, WebError> {
+    Path::<Vec<String>>::from_request_parts(parts, state)
+        .await
+        .map(|Path(v)| v)
+        .map_err(|e| WebError::BadRequest(format!("path: {e}")))
+}
+
+fn folder_of(segment: Option<&String>) -> Result<FolderName, WebError> {
+    segment
+        .and_then(|s| FolderName::new(s))
+        .ok_or(WebError::FolderNotFound)
+}
+
+fn uid_of(segment: Option<&String>) -> Result<Uid, WebError> {
+    segment
+        .and_then(|s| s.parse::<u32>().ok())
+        .filter(|u| *u > 0)
+        .map(Uid)
+        .ok_or(WebError::MessageNotFound)
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for FolderPath {
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let s = segments(parts, state).await?;
+        Ok(FolderPath(folder_of(s.first())?))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for MessagePath {
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let s = segments(parts, state).await?;
+        Ok(MessagePath(folder_of(s.first())?, uid_of(s.get(1))?))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for PartPath {
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let s = segments(parts, state).await?;
+        let section = s
+            .get(2)
+            .and_then(|x| Section::parse(x))
+            .ok_or(WebError::PartNotFound)?;
+        Ok(PartPath(folder_of(s.first())?, uid_of(s.get(1))?, section))
     }
 }
 

@@ -2,8 +2,8 @@
 
 use askama::Template;
 use axum::Router;
+use axum::extract::Query;
 use axum::extract::State;
-use axum::extract::{Path, Query};
 use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -13,7 +13,7 @@ use crate::i18n::Lang;
 use crate::mail::{Action, Applied, Selection};
 use crate::mail::{FolderName, ListPage, ListQuery, Overview, Search, SortKey, SpecialUse, Uid};
 use crate::web::error::{WebError, redirect};
-use crate::web::extract::CurrentUser;
+use crate::web::extract::{CurrentUser, FolderPath};
 use crate::web::forms::CsrfForm;
 use crate::web::urls;
 use crate::web::view::{
@@ -210,18 +210,12 @@ fn sort_links(folder: &FolderName, q: &ListQuery) -> [SortLink; 4] {
     ]
 }
 
-/// Parses a folder from its URL segment (already percent-decoded by the router).
-pub(crate) fn folder_from_path(raw: &str) -> Result<FolderName, WebError> {
-    FolderName::new(raw).ok_or(WebError::FolderNotFound)
-}
-
 async fn mailbox_get(
     user: CurrentUser,
     State(state): State<AppState>,
-    Path(folder): Path<String>,
+    FolderPath(folder): FolderPath,
     Query(q): Query<PageQuery>,
 ) -> Result<Response, WebError> {
-    let folder = folder_from_path(&folder)?;
     let (page, page_size) = (q.page_index(), state.config.page_size);
     let overview = user.mail.overview().await?;
     let listing = if q.threaded() {
@@ -431,10 +425,9 @@ impl ToolbarForm {
 /// `POST /mail/{folder}/actions`: the toolbar of the list and of the message page.
 async fn actions_post(
     user: CurrentUser,
-    Path(folder): Path<String>,
+    FolderPath(folder): FolderPath,
     CsrfForm(form): CsrfForm<ToolbarForm>,
 ) -> Result<Response, WebError> {
-    let folder = folder_from_path(&folder)?;
     let back = Some(form.back.clone())
         .filter(|b| urls::is_local_path(b))
         .unwrap_or_else(|| urls::folder(&folder));
@@ -477,10 +470,9 @@ pub(crate) struct Confirmed {
 /// `POST /mail/{folder}/empty`: Empty Trash or Junk, after a confirmation page.
 async fn empty_post(
     user: CurrentUser,
-    Path(folder): Path<String>,
+    FolderPath(folder): FolderPath,
     CsrfForm(form): CsrfForm<Confirmed>,
 ) -> Result<Response, WebError> {
-    let folder = folder_from_path(&folder)?;
     let lang = user.lang;
     let folders = user.mail.folders().await?;
     let role = role_of(&folders, &folder);

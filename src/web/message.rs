@@ -4,7 +4,7 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -15,11 +15,10 @@ use crate::app::AppState;
 use crate::mail::parse::{MessageView, parse_message};
 use crate::mail::sanitize::{DeceptiveLink, SafeCss, SafeHtml};
 use crate::mail::shown::{self, Shown};
-use crate::mail::{FolderName, Overview, Section, Uid};
+use crate::mail::{FolderName, Overview, Uid};
 use crate::web::error::WebError;
-use crate::web::extract::CurrentUser;
+use crate::web::extract::{CurrentUser, MessagePath, PartPath};
 use crate::web::frames::Rendered;
-use crate::web::mailbox::folder_from_path;
 use crate::web::urls;
 use crate::web::view::{
     AddrListView, FolderKind, PAGE_TEXT, PageCtx, Sidebar, SubjectView, folder_title, move_targets,
@@ -108,16 +107,6 @@ struct RemoteQuery {
     r: Option<String>,
 }
 
-fn parse_target(folder: &str, uid: &str) -> Result<(FolderName, Uid), WebError> {
-    let folder = folder_from_path(folder)?;
-    let uid = uid
-        .parse::<u32>()
-        .ok()
-        .filter(|u| *u > 0)
-        .ok_or(WebError::MessageNotFound)?;
-    Ok((folder, Uid(uid)))
-}
-
 /// The sender's address, when the user chose to always show remote content from it.
 async fn trusted_sender(state: &AppState, user: &CurrentUser, msg: &MessageView) -> bool {
     let Some(sender) = msg.from.first().and_then(|a| a.addr_spec()) else {
@@ -133,10 +122,9 @@ async fn trusted_sender(state: &AppState, user: &CurrentUser, msg: &MessageView)
 async fn message_get(
     user: CurrentUser,
     State(state): State<AppState>,
-    Path((folder, uid)): Path<(String, String)>,
+    MessagePath(folder, uid): MessagePath,
     Query(q): Query<RemoteQuery>,
 ) -> Result<Response, WebError> {
-    let (folder, uid) = parse_target(&folder, &uid)?;
     let overview = user.mail.overview().await?;
     let fetched = user.mail.message(&folder, uid, true).await?;
     let msg = parse_message(&fetched.raw);
@@ -299,10 +287,9 @@ fn other_sender(msg: &MessageView) -> Vec<crate::mail::address::Addr> {
 async fn body_get(
     user: CurrentUser,
     State(state): State<AppState>,
-    Path((folder, uid)): Path<(String, String)>,
+    MessagePath(folder, uid): MessagePath,
     Query(q): Query<RemoteQuery>,
 ) -> Result<Response, WebError> {
-    let (folder, uid) = parse_target(&folder, &uid)?;
     let kept =
         q.r.as_deref()
             .and_then(|t| state.frames.get(&user.user.pool_key, t))
@@ -347,10 +334,8 @@ fn frame_response(html: SafeHtml, css: SafeCss, allow_remote: bool) -> Response 
 
 async fn part_get(
     user: CurrentUser,
-    Path((folder, uid, section)): Path<(String, String, String)>,
+    PartPath(folder, uid, section): PartPath,
 ) -> Result<Response, WebError> {
-    let (folder, uid) = parse_target(&folder, &uid)?;
-    let section = Section::parse(&section).ok_or(WebError::PartNotFound)?;
     let part = user.mail.part(&folder, uid, &section).await?;
     // Made safe by `display::filename` when the part was decoded, as the page showed it.
     let filename = part.filename.unwrap_or_else(|| "attachment".to_owned());
@@ -359,9 +344,8 @@ async fn part_get(
 
 async fn raw_get(
     user: CurrentUser,
-    Path((folder, uid)): Path<(String, String)>,
+    MessagePath(folder, uid): MessagePath,
 ) -> Result<Response, WebError> {
-    let (folder, uid) = parse_target(&folder, &uid)?;
     let raw = user.mail.raw(&folder, uid).await?;
     Ok(download(
         raw,
