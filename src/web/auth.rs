@@ -4,7 +4,7 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::Response;
 use axum::routing::{get, post};
 use rand::RngCore;
@@ -18,7 +18,7 @@ use crate::mail::MailError;
 use crate::mail::account::{Credentials, Protocol, Protocols};
 use crate::web::error::{WebError, redirect};
 use crate::web::extract::{ClientAddr, ReqLang, SessionUser};
-use crate::web::forms::{Posted, same_token};
+use crate::web::forms::{Params, Posted, same_token};
 use crate::web::urls;
 use crate::web::view::{PageCtx, render};
 
@@ -78,7 +78,7 @@ async fn login_get(
     State(state): State<AppState>,
     ReqLang(lang): ReqLang,
     session: Session,
-    Query(q): Query<LoginQuery>,
+    Params(q): Params<LoginQuery>,
 ) -> Result<Response, WebError> {
     let error = q.expired.map(|_| lang.t("error-session-expired"));
     let csrf = login_token(&session).await?;

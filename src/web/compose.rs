@@ -9,7 +9,7 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::multipart::Field;
-use axum::extract::{DefaultBodyLimit, Multipart, Query, State};
+use axum::extract::{DefaultBodyLimit, Multipart, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -26,7 +26,7 @@ use crate::store::compose::{ComposeStore, StashedFields};
 use crate::web::cookies;
 use crate::web::error::{WebError, redirect};
 use crate::web::extract::CurrentUser;
-use crate::web::forms::same_token;
+use crate::web::forms::{Params, same_token};
 use crate::web::urls;
 use crate::web::view::{PageCtx, render};
 
@@ -115,7 +115,7 @@ async fn compose_get(
     user: CurrentUser,
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<ComposeQuery>,
+    Params(q): Params<ComposeQuery>,
 ) -> Result<Response, WebError> {
     let lang = user.lang;
     let address = user.user.address.clone();

@@ -6,7 +6,6 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::Query;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -19,6 +18,7 @@ use crate::i18n::Lang;
 use crate::mail::MailEvent;
 use crate::web::error::WebError;
 use crate::web::extract::CurrentUser;
+use crate::web::forms::Params;
 use crate::web::urls;
 use crate::web::view::{AddrView, LIST_TEXT, SubjectView};
 
@@ -31,7 +31,10 @@ struct EventsQuery {
     folder: Option<String>,
 }
 
-async fn events_get(user: CurrentUser, Query(q): Query<EventsQuery>) -> Result<Response, WebError> {
+async fn events_get(
+    user: CurrentUser,
+    Params(q): Params<EventsQuery>,
+) -> Result<Response, WebError> {
     let folder = q.folder.as_deref().and_then(urls::folder_from_key);
     let (receivers, known) = user.mail.listen(folder);
     // A tab joining running watchers first gets their current state.

@@ -1,4 +1,4 @@
-//! Posted forms, typed. [`Posted`] reads an `application/x-www-form-urlencoded` body into a struct
+//! Query strings and posted forms, typed: [`Params`] reads a page's query string. [`Posted`] reads an `application/x-www-form-urlencoded` body into a struct
 //! (a name given several times, like the toolbar's `uid` boxes, fills a `Vec`); [`CsrfForm`] also
 //! checks that the form carries the session's token before the handler runs. Either way, bad input
 //! is answered with Courrier's own error page in the user's language, never a framework's text.
@@ -7,12 +7,16 @@
 //! must not lose what was typed, so the text comes back with a fresh token instead of an error.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::web::error::WebError;
 use crate::web::extract::session_user;
+
+/// A page's query string, typed; what does not parse gets the translated error page.
+pub struct Params<T>(pub T);
 
 /// A posted form's fields.
 pub struct Posted<T>(pub T);
@@ -43,6 +47,21 @@ async fn body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, WebError
 
 fn fields<T: DeserializeOwned>(body: &[u8]) -> Result<T, WebError> {
     serde_html_form::from_bytes(body).map_err(|e| WebError::BadRequest(format!("form: {e}")))
+}
+
+impl<S, T> FromRequestParts<S> for Params<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        serde_html_form::from_str(query)
+            .map(Params)
+            .map_err(|e| WebError::BadRequest(format!("query: {e}")))
+    }
 }
 
 impl<S, T> FromRequest<S> for Posted<T>

@@ -2,7 +2,6 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::Query;
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -14,7 +13,7 @@ use crate::mail::{Action, Applied, Selection};
 use crate::mail::{FolderName, ListPage, ListQuery, Overview, Search, SortKey, SpecialUse, Uid};
 use crate::web::error::{WebError, redirect};
 use crate::web::extract::{CurrentUser, FolderPath};
-use crate::web::forms::CsrfForm;
+use crate::web::forms::{CsrfForm, Params};
 use crate::web::urls;
 use crate::web::view::{
     ConfirmPage, FolderKind, MessageRow, PageCtx, Sidebar, folder_title, move_targets, render,
@@ -214,7 +213,7 @@ async fn mailbox_get(
     user: CurrentUser,
     State(state): State<AppState>,
     FolderPath(folder): FolderPath,
-    Query(q): Query<PageQuery>,
+    Params(q): Params<PageQuery>,
 ) -> Result<Response, WebError> {
     let (page, page_size) = (q.page_index(), state.config.page_size);
     let overview = user.mail.overview().await?;

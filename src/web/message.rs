@@ -4,7 +4,7 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -18,6 +18,7 @@ use crate::mail::shown::{self, Shown};
 use crate::mail::{FolderName, Overview, Uid};
 use crate::web::error::WebError;
 use crate::web::extract::{CurrentUser, MessagePath, PartPath};
+use crate::web::forms::Params;
 use crate::web::frames::Rendered;
 use crate::web::urls;
 use crate::web::view::{
@@ -123,7 +124,7 @@ async fn message_get(
     user: CurrentUser,
     State(state): State<AppState>,
     MessagePath(folder, uid): MessagePath,
-    Query(q): Query<RemoteQuery>,
+    Params(q): Params<RemoteQuery>,
 ) -> Result<Response, WebError> {
     let overview = user.mail.overview().await?;
     let fetched = user.mail.message(&folder, uid, true).await?;
@@ -288,7 +289,7 @@ async fn body_get(
     user: CurrentUser,
     State(state): State<AppState>,
     MessagePath(folder, uid): MessagePath,
-    Query(q): Query<RemoteQuery>,
+    Params(q): Params<RemoteQuery>,
 ) -> Result<Response, WebError> {
     let kept =
         q.r.as_deref()

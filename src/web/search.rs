@@ -2,7 +2,6 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::Query;
 use axum::response::Response;
 use axum::routing::get;
 use serde::Deserialize;
@@ -11,6 +10,7 @@ use crate::app::AppState;
 use crate::mail::{FolderName, MessageSummary, Overview, Search};
 use crate::web::error::WebError;
 use crate::web::extract::CurrentUser;
+use crate::web::forms::Params;
 use crate::web::urls;
 use crate::web::view::{MessageRow, PageCtx, Sidebar, folder_title, render, sidebar};
 
@@ -48,7 +48,7 @@ struct SearchQuery {
 
 async fn search_get(
     user: CurrentUser,
-    Query(sq): Query<SearchQuery>,
+    Params(sq): Params<SearchQuery>,
 ) -> Result<Response, WebError> {
     let search = sq.search();
     let overview = user.mail.overview().await?;

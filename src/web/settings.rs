@@ -13,7 +13,7 @@ use crate::mail::pop3::account::PopOptions;
 use crate::store::settings::Settings;
 use crate::web::error::{WebError, redirect};
 use crate::web::extract::CurrentUser;
-use crate::web::forms::CsrfForm;
+use crate::web::forms::{CsrfForm, Params};
 use crate::web::urls;
 use crate::web::view::{PageCtx, render};
 
@@ -81,7 +81,7 @@ struct SavedQuery {
 async fn settings_get(
     user: CurrentUser,
     State(state): State<AppState>,
-    axum::extract::Query(q): axum::extract::Query<SavedQuery>,
+    Params(q): Params<SavedQuery>,
 ) -> Result<Response, WebError> {
     let s = state
         .settings

@@ -549,3 +549,43 @@ async fn a_form_that_cannot_be_read_gets_the_error_page_in_the_users_language() 
     let settings = app.page("/settings").await;
     assert!(!settings.contains("Forged") && !settings.contains("Deux"));
 }
+
+/// A URL that cannot be read (a page number that is not one, a UID that is not one, a path that
+/// does not decode) gets Courrier's own page in the reader's language, never the framework's text.
+#[tokio::test]
+async fn a_url_that_cannot_be_read_gets_the_error_page_in_the_users_language() {
+    let app = TestApp::start().await;
+    let acct = new_account("sec-bad-url");
+    app.login(&acct).await;
+    for (path, status, words) in [
+        (
+            "/search?q=x&page=abc",
+            StatusCode::BAD_REQUEST,
+            "Cette requête n'est pas valide",
+        ),
+        (
+            "/compose?uid=-1",
+            StatusCode::BAD_REQUEST,
+            "Cette requête n'est pas valide",
+        ),
+        ("/mail/INBOX/abc", StatusCode::NOT_FOUND, "Ce message"),
+        (
+            "/mail/%FF%FE",
+            StatusCode::BAD_REQUEST,
+            "Cette requête n'est pas valide",
+        ),
+    ] {
+        let r = app
+            .client
+            .get(format!("{}{path}", app.base))
+            .header("accept-language", "fr")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), status, "{path}");
+        let text = html_escape::decode_html_entities(&r.text().await.unwrap()).into_owned();
+        assert!(text.contains(words), "{path}: {text}");
+        assert!(!text.contains("Failed to deserialize"), "{path}");
+        assert!(!text.contains("Invalid URL"), "{path}");
+    }
+}
