@@ -1,6 +1,7 @@
 //! The application: shared state, the router, and serving it until shutdown.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::extract::FromRef;
@@ -13,6 +14,7 @@ use crate::mail::imap::ImapPool;
 use crate::mail::imap::watch::Watchers;
 use crate::mail::pop3::account::PopAccounts;
 use crate::store::compose::ComposeStore;
+use crate::store::secret::{SecretError, SecretKey};
 use crate::store::settings::SettingsStore;
 use crate::web::sessions::Sessions;
 use crate::web::throttle::Throttle;
@@ -28,14 +30,28 @@ pub struct AppState {
     pub pops: PopAccounts,
     /// Browser sessions (purged of expired ones every minute).
     pub sessions: Sessions,
+    /// Seals the password each session needs, in its record.
+    pub secret: Arc<SecretKey>,
+    /// One reopening at a time per session (see `web::extract`).
+    pub reopening: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
     pub throttle: Throttle,
     /// Message bodies just rendered, for the frames that show them.
     pub frames: crate::web::frames::Frames,
 }
 
+/// Why Courrier could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error("session store: {0}")]
+    Sessions(String),
+}
+
 impl AppState {
     /// Logs in to the user's mail and keeps the session's connections (IMAP) or account (POP3)
-    /// under `pool_key`; the password stays in memory there, never in the session store.
+    /// under `pool_key`; the password in clear stays in memory there (the session store holds it
+    /// only sealed, see `store::secret`).
     pub async fn start_mail_session(
         &self,
         pool_key: &str,
@@ -60,8 +76,15 @@ impl AppState {
         self.pops.logout(pool_key);
     }
 
-    /// Builds the state and starts the pool's reaper.
-    pub fn new(config: Config) -> Self {
+    /// Builds the state and starts the pool's reaper; fails when the secret key or the session
+    /// store cannot be opened.
+    pub fn new(config: Config) -> Result<Self, StartError> {
+        let secret = match &config.secret_key_file {
+            Some(path) => SecretKey::load(path, false)?,
+            None => SecretKey::load(&config.data_dir.join("secret.key"), true)?,
+        };
+        let sessions = Sessions::open(&config.data_dir.join("sessions.redb"))
+            .map_err(|e| StartError::Sessions(e.to_string()))?;
         let pool = ImapPool::new(config.pool.clone(), config.tls.clone());
         pool.spawn_reaper();
         let compose = ComposeStore::new(&config.data_dir);
@@ -93,9 +116,10 @@ impl AppState {
                 reaped.reap();
             }
         });
-        let sessions = Sessions::default();
         sessions.spawn_purger();
-        AppState {
+        Ok(AppState {
+            secret: Arc::new(secret),
+            reopening: Default::default(),
             sessions,
             throttle: Throttle::default(),
             frames: Default::default(),
@@ -105,7 +129,7 @@ impl AppState {
             watchers: Watchers::new(pool.clone()),
             config: Arc::new(config),
             pool,
-        }
+        })
     }
 }
 

@@ -46,6 +46,7 @@ struct RawServer {
     public_url: String,
     data_dir: String,
     trusted_proxies: String,
+    secret_key_file: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -134,6 +135,9 @@ pub struct Config {
     /// The public base URL, without a trailing slash.
     pub public_url: String,
     pub data_dir: PathBuf,
+    /// The key that seals sessions' passwords; `None`: `secret.key` in the data directory, made on
+    /// first start.
+    pub secret_key_file: Option<PathBuf>,
     pub default_servers: Servers,
     /// Whether domains not in `domains` use `default_servers`.
     pub default_server_for_all: bool,
@@ -406,6 +410,9 @@ fn validate(raw: Raw) -> Result<Config, ConfigError> {
         listen,
         public_url,
         data_dir: PathBuf::from(&raw.server.data_dir),
+        secret_key_file: Some(raw.server.secret_key_file.trim())
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from),
         default_servers: Servers {
             imap,
             pop3,
@@ -551,6 +558,10 @@ mod tests {
                 ("COURRIER_IMAP_PORT", "993"),
                 ("COURRIER_IMAP_SECURITY", "tls"),
                 ("COURRIER_SERVER_DATA_DIR", "/var/lib/courrier"),
+                (
+                    "COURRIER_SERVER_SECRET_KEY_FILE",
+                    "/run/secrets/courrier.key",
+                ),
                 ("COURRIER_CONFIG", "/ignored"),
                 ("PATH", "/bin"),
             ]),
@@ -560,6 +571,12 @@ mod tests {
         assert_eq!(c.default_servers.imap.port, 993);
         assert_eq!(c.default_servers.imap.security, Security::Tls);
         assert_eq!(c.data_dir, PathBuf::from("/var/lib/courrier"));
+        assert_eq!(
+            c.secret_key_file,
+            Some(PathBuf::from("/run/secrets/courrier.key"))
+        );
+        let default = Config::load(None, env(&[])).unwrap();
+        assert_eq!(default.secret_key_file, None, "made in the data directory");
     }
 
     #[test]

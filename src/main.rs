@@ -87,8 +87,15 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        tracing::info!(listen = %config.listen, public_url = %config.public_url, "Courrier is serving");
-        let state = AppState::new(config);
+        let (listen, public_url) = (config.listen, config.public_url.clone());
+        let state = match AppState::new(config) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("courrier: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        tracing::info!(listen = %listen, public_url = %public_url, "Courrier is serving");
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
         };

@@ -91,6 +91,7 @@ error-unavailable = The mail server cannot be reached right now. Try again in a 
 error-internal = An unexpected error happened. If it goes on, tell your provider and give this reference: { $id }
 error-bad-request = This request is not valid.
 error-session-expired = Your session has ended. Please sign in again.
+error-session-key-changed = For your security, everyone has been signed out after a server update. Please sign in again.
 go-to-inbox = Go to the inbox
 compose = Write
 settings = Settings

@@ -91,6 +91,7 @@ error-unavailable = Le serveur de messagerie est injoignable pour le moment. Ré
 error-internal = Une erreur inattendue s'est produite. Si elle persiste, prévenez votre hébergeur en donnant cette référence : { $id }
 error-bad-request = Cette requête n'est pas valide.
 error-session-expired = Votre session a expiré. Merci de vous reconnecter.
+error-session-key-changed = Pour votre sécurité, tout le monde a été déconnecté après une mise à jour du serveur. Merci de vous reconnecter.
 go-to-inbox = Aller à la boîte de réception
 compose = Écrire
 settings = Paramètres

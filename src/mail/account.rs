@@ -1,7 +1,7 @@
 //! Who the user is to the mail servers: their credentials and the servers that hold their mail.
 //!
-//! The password lives only here, in memory: `Credentials` never prints it (its `Debug` is redacted) and
-//! wipes it when dropped.
+//! The password in clear lives only here, in memory (the session record holds it sealed):
+//! `Credentials` never prints it (its `Debug` is redacted) and wipes it when dropped.
 
 use std::fmt;
 use std::sync::Arc;

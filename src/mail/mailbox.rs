@@ -51,8 +51,8 @@ enum Place {
 type Op<A, T> = for<'b> fn(&'b mut dyn Backend, A) -> BoxFuture<'b, Result<T, MailError>>;
 
 impl Mailbox {
-    /// The mail of an IMAP session, if the pool still holds its connections (it does not after a
-    /// restart: the password was only in memory).
+    /// The mail of an IMAP session, if this process's pool holds its connections (not after a
+    /// restart, nor on another instance: the web layer then logs in again for the session).
     pub fn imap(pool: &ImapPool, watchers: &Watchers, key: &str) -> Option<Self> {
         Some(Mailbox {
             specials: pool.specials(key)?,

@@ -2,6 +2,7 @@
 //! messages being written. No HTTP here.
 
 pub mod compose;
+pub mod secret;
 pub mod settings;
 
 /// A failure of Courrier's own storage.

@@ -80,7 +80,10 @@ async fn login_get(
     session: Session,
     Params(q): Params<LoginQuery>,
 ) -> Result<Response, WebError> {
-    let error = q.expired.map(|_| lang.t("error-session-expired"));
+    let error = q.expired.map(|why| match why.as_str() {
+        "key" => lang.t("error-session-key-changed"),
+        _ => lang.t("error-session-expired"),
+    });
     let csrf = login_token(&session).await?;
     Ok(render(&LoginPage {
         csrf,
@@ -221,7 +224,12 @@ async fn authenticate(
         }));
     }
     state.throttle.succeeded(&email, client);
+    let sealed = state
+        .secret
+        .seal(&email, &form.password)
+        .unwrap_or_default();
     Ok(SessionUser {
+        sealed,
         address: email,
         pool_key,
         protocol,

@@ -17,6 +17,9 @@ pub enum WebError {
     /// 303 to the login page with "your session has ended": the stored credentials stopped working.
     #[error("session expired")]
     SessionExpired,
+    /// 303 to the login page with "the server's key changed": sealed passwords no longer open.
+    #[error("session key changed")]
+    SessionKeyChanged,
     /// 404 "folder does not exist".
     #[error("folder not found")]
     FolderNotFound,
@@ -75,6 +78,9 @@ impl IntoResponse for WebError {
             }
             WebError::SessionExpired => {
                 return redirect(&format!("{}?expired=1", urls::LOGIN));
+            }
+            WebError::SessionKeyChanged => {
+                return redirect(&format!("{}?expired=key", urls::LOGIN));
             }
             WebError::FolderNotFound => (StatusCode::NOT_FOUND, "error-folder-not-found"),
             WebError::MessageNotFound => (StatusCode::NOT_FOUND, "error-message-not-found"),

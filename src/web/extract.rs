@@ -8,7 +8,8 @@ use tower_sessions::Session;
 
 use crate::app::AppState;
 use crate::i18n::Lang;
-use crate::mail::account::Protocol;
+use crate::mail::MailError;
+use crate::mail::account::{Credentials, Protocol};
 use crate::mail::mailbox::Mailbox;
 use crate::mail::{FolderName, Section, Uid};
 use crate::web::error::WebError;
@@ -27,6 +28,10 @@ pub struct SessionUser {
     /// When the user logged in (seconds since the epoch): the session ends a fixed time later.
     #[serde(default)]
     pub login_at: i64,
+    /// The password, sealed under the server's key (`store::secret`): what lets any instance log in
+    /// again for this session.
+    #[serde(default)]
+    pub sealed: String,
 }
 
 fn imap() -> Protocol {
@@ -128,6 +133,73 @@ pub(crate) async fn session_user<S: Send + Sync>(
     }
 }
 
+/// The session's mail, if this instance holds its connections (IMAP) or account (POP3).
+fn mailbox_of(app: &AppState, user: &SessionUser) -> Option<Mailbox> {
+    match user.protocol {
+        Protocol::Imap => Mailbox::imap(&app.pool, &app.watchers, &user.pool_key),
+        Protocol::Pop3 => Mailbox::local(&app.pops, &user.pool_key),
+    }
+}
+
+/// Logs in again for a session this instance holds nothing for (after a restart, on another
+/// instance, after an idle account was let go), with the password sealed in its record: one LOGIN
+/// per instance per session, however many of its requests arrive at once. A password that no
+/// longer opens (a new key) or is refused ends the session; a server that is down does not.
+async fn reopen(
+    app: &AppState,
+    session: &Session,
+    user: &SessionUser,
+) -> Result<Mailbox, WebError> {
+    let gate = lock(&app.reopening)
+        .entry(user.pool_key.clone())
+        .or_default()
+        .clone();
+    let _one_at_a_time = gate.lock().await;
+    let result = async {
+        if let Some(mail) = mailbox_of(app, user) {
+            return Ok(mail);
+        }
+        let password = match user.sealed.as_str() {
+            "" => None,
+            sealed => app.secret.open(&user.address, sealed),
+        };
+        let Some(password) = password else {
+            let _ = session.flush().await;
+            return Err(if user.sealed.is_empty() {
+                WebError::SessionExpired
+            } else {
+                WebError::SessionKeyChanged
+            });
+        };
+        let servers = app
+            .config
+            .servers_for(&user.address)
+            .map_err(|_| WebError::SessionExpired)?;
+        let creds = Credentials::new(user.address.clone(), password.as_str());
+        match app
+            .start_mail_session(&user.pool_key, user.protocol, creds, servers)
+            .await
+        {
+            Ok(()) => {
+                tracing::info!(address = %user.address, "session's mail opened again");
+                mailbox_of(app, user).ok_or(WebError::SessionExpired)
+            }
+            Err(MailError::AuthFailed) => {
+                let _ = session.flush().await;
+                Err(WebError::SessionExpired)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+    .await;
+    lock(&app.reopening).remove(&user.pool_key);
+    result
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Key of the one-time notice shown on the next page ("Message sent").
 const FLASH_KEY: &str = "flash";
 
@@ -148,14 +220,9 @@ where
             let _ = session.flush().await;
             return Err(WebError::SessionExpired);
         }
-        let mail = match user.protocol {
-            Protocol::Imap => Mailbox::imap(&app.pool, &app.watchers, &user.pool_key),
-            Protocol::Pop3 => Mailbox::local(&app.pops, &user.pool_key),
-        };
-        let Some(mail) = mail else {
-            // Courrier restarted or the account was reaped: the password is gone from memory.
-            let _ = session.flush().await;
-            return Err(WebError::SessionExpired);
+        let mail = match mailbox_of(&app, &user) {
+            Some(mail) => mail,
+            None => reopen(&app, &session, &user).await?,
         };
         Ok(CurrentUser {
             user,

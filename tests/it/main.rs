@@ -23,6 +23,7 @@ mod message;
 mod pool;
 mod pop3;
 mod pop3_web;
+mod restart;
 mod search;
 mod security;
 mod threads;

@@ -15,7 +15,7 @@ use crate::support::mailstack::pop3_logins;
 use crate::support::{Account, TestApp, new_account};
 
 /// Courrier letting users choose, with its own data directory, checking every `interval` seconds.
-async fn app_with_choice(interval: &str) -> (TestApp, std::path::PathBuf) {
+pub(crate) async fn app_with_choice(interval: &str) -> (TestApp, std::path::PathBuf) {
     let dir = std::env::temp_dir().join(format!("courrier-popweb-{}", rand::random::<u64>()));
     let app = TestApp::with(&[
         ("COURRIER_DOMAINS_PROTOCOLS", "both"),
@@ -29,7 +29,7 @@ async fn app_with_choice(interval: &str) -> (TestApp, std::path::PathBuf) {
     (app, dir)
 }
 
-async fn login_pop(app: &TestApp, acct: &Account) {
+pub(crate) async fn login_pop(app: &TestApp, acct: &Account) {
     let r = app
         .post_login(
             &[

@@ -11,6 +11,13 @@ pub struct TestApp {
     pub base: String,
     pub state: AppState,
     pub client: Client,
+    /// The settings it was started with, for a restart.
+    env: Vec<(String, String)>,
+    /// Stops the server (the first browser of an instance holds it).
+    stop: Option<(
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<()>,
+    )>,
 }
 
 /// The `COURRIER_*` settings of a test instance (IMAP STARTTLS against the stack, its CA, any free
@@ -26,6 +33,14 @@ pub fn test_env(extra: &[(&str, &str)]) -> Vec<(String, String)> {
             s.ca_file.display().to_string(),
         ),
         ("COURRIER_SERVER_LISTEN".into(), "127.0.0.1:0".into()),
+        // Each instance its own data directory (its session store is held by one process).
+        (
+            "COURRIER_SERVER_DATA_DIR".into(),
+            std::env::temp_dir()
+                .join(format!("courrier-it-{}", rand::random::<u64>()))
+                .display()
+                .to_string(),
+        ),
     ];
     env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     env
@@ -39,21 +54,49 @@ impl TestApp {
 
     /// Courrier with extra `COURRIER_*` settings.
     pub async fn with(extra: &[(&str, &str)]) -> TestApp {
-        let config = Config::load(None, test_env(extra)).expect("test configuration");
+        Self::from_env(test_env(extra), client()).await
+    }
+
+    async fn from_env(env: Vec<(String, String)>, client: Client) -> TestApp {
+        let config = Config::load(None, env.clone()).expect("test configuration");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let state = AppState::new(config);
+        let state = AppState::new(config).expect("test instance");
         let st = state.clone();
-        tokio::spawn(async move {
-            app::serve(listener, st, std::future::pending())
-                .await
-                .unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let served = tokio::spawn(async move {
+            // Only `restart` stops it; a browser dropped at the end of a test does not.
+            let stop = async {
+                if rx.await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            };
+            app::serve(listener, st, stop).await.unwrap();
         });
         TestApp {
             base,
             state,
-            client: client(),
+            client,
+            env,
+            stop: Some((tx, served)),
         }
+    }
+
+    /// Stops this instance, as an upgrade does (its memory and its IMAP connections are gone), and
+    /// starts a new one on the same data directory and settings; the browser keeps its cookies.
+    pub async fn restart(self) -> TestApp {
+        self.restart_with(|| {}).await
+    }
+
+    /// A restart with `meanwhile` done while no instance runs (an operator's change).
+    pub async fn restart_with(mut self, meanwhile: impl FnOnce()) -> TestApp {
+        let (tx, served) = self.stop.take().expect("the instance's first browser");
+        let _ = tx.send(());
+        served.await.unwrap();
+        let (env, client) = (self.env.clone(), self.client.clone());
+        drop(self);
+        meanwhile();
+        Self::from_env(env, client).await
     }
 
     /// Another browser on the same instance: its own cookies, so its own session.
@@ -62,6 +105,8 @@ impl TestApp {
             base: self.base.clone(),
             state: self.state.clone(),
             client: client(),
+            env: self.env.clone(),
+            stop: None,
         }
     }
 
