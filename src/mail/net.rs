@@ -58,6 +58,38 @@ pub async fn tls_handshake(
     }
 }
 
+/// Whether the server answers with a greeting that starts with `expected` (`* OK` for IMAP, `+OK`
+/// for POP3, `220` for SMTP) within `timeout`: connect (and TLS for implicit-TLS servers), read one
+/// line, hang up. What a readiness check needs, and no more (no login).
+pub async fn greets(
+    server: &Server,
+    tls: &TlsSettings,
+    expected: &str,
+    timeout: Duration,
+) -> Result<(), MailError> {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt};
+    let check = async {
+        let tcp = dial(server, timeout).await?;
+        let stream = match server.security {
+            super::account::Security::Tls => tls_handshake(tcp, &server.host, tls, timeout).await?,
+            _ => MailStream::Plain(tcp),
+        };
+        let mut line = String::new();
+        tokio::io::BufReader::new(stream.take(1024))
+            .read_line(&mut line)
+            .await
+            .map_err(|e| MailError::ConnectionLost(e.to_string()))?;
+        if line.starts_with(expected) {
+            Ok(())
+        } else {
+            Err(MailError::Refused(format!("greeting: {}", line.trim_end())))
+        }
+    };
+    tokio::time::timeout(timeout, check)
+        .await
+        .map_err(|_| MailError::Timeout)?
+}
+
 impl AsyncRead for MailStream {
     fn poll_read(
         self: Pin<&mut Self>,

@@ -10,6 +10,7 @@ pub mod extract;
 pub mod folders;
 pub mod forms;
 pub mod frames;
+pub mod health;
 pub mod mailbox;
 pub mod message;
 pub mod pop;
@@ -78,6 +79,7 @@ pub fn routes(state: AppState) -> Router {
         .merge(events::routes())
         .merge(search::routes())
         .merge(pop::routes())
+        .merge(health::routes())
         .route("/static/{*path}", axum::routing::get(assets::get))
         .route(
             "/favicon.ico",

@@ -50,6 +50,15 @@ impl Sessions {
             .map_err(backend)
     }
 
+    /// Whether the store answers (a read of its table).
+    pub async fn ping(&self) -> session_store::Result<()> {
+        self.blocking(|db| {
+            db.begin_read()?.open_table(TABLE)?;
+            Ok(())
+        })
+        .await
+    }
+
     /// Forgets expired sessions; returns how many.
     pub fn purge(&self) -> usize {
         purge(&self.db).unwrap_or_else(|e| {

@@ -19,6 +19,9 @@ pub const SETTINGS: &str = "/settings";
 pub const FOLDERS: &str = "/folders";
 pub const SEARCH: &str = "/search";
 pub const CHECK: &str = "/check";
+/// Liveness and readiness, for load balancers (no login).
+pub const HEALTHZ: &str = "/healthz";
+pub const READYZ: &str = "/readyz";
 pub const TRUST_SENDER: &str = "/settings/trust-sender";
 pub const FOLDER_CREATE: &str = "/folders/create";
 pub const FOLDER_RENAME: &str = "/folders/rename";

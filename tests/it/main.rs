@@ -20,6 +20,7 @@ mod live;
 mod login;
 mod mailbox;
 mod message;
+mod operations;
 mod pool;
 mod pop3;
 mod pop3_web;
