@@ -36,6 +36,7 @@ struct Raw {
     pool: RawPool,
     session: RawSession,
     ui: RawUi,
+    log: RawLog,
     domains: RawDomains,
 }
 
@@ -99,6 +100,12 @@ struct RawSession {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RawLog {
+    format: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawUi {
     page_size: i64,
     autosave_secs: i64,
@@ -156,6 +163,8 @@ pub struct Config {
     pub autosave_secs: u32,
     /// How often a POP3 account is checked for new mail while one of its pages is open.
     pub pop3_check_interval: Duration,
+    /// Log lines as JSON objects rather than text.
+    pub log_json: bool,
 }
 
 impl Config {
@@ -442,6 +451,15 @@ fn validate(raw: Raw) -> Result<Config, ConfigError> {
         max_message_bytes: positive("smtp.max_message_mb", raw.smtp.max_message_mb, 10_000)?
             * 1024
             * 1024,
+        log_json: match raw.log.format.trim() {
+            "text" => false,
+            "json" => true,
+            other => {
+                return Err(err(format!(
+                    "log.format: expected text or json, got {other:?}"
+                )));
+            }
+        },
     })
 }
 
@@ -577,6 +595,10 @@ mod tests {
         );
         let default = Config::load(None, env(&[])).unwrap();
         assert_eq!(default.secret_key_file, None, "made in the data directory");
+        assert!(!default.log_json);
+        let json = Config::load(None, env(&[("COURRIER_LOG_FORMAT", "json")])).unwrap();
+        assert!(json.log_json);
+        assert!(Config::load(None, env(&[("COURRIER_LOG_FORMAT", "xml")])).is_err());
     }
 
     #[test]

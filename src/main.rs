@@ -71,7 +71,16 @@ fn main() -> ExitCode {
                 .parse()
                 .expect("a valid directive"),
         );
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    if config.log_json {
+        tracing_subscriber::fmt()
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .with_env_filter(filter)
+            .init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).init();
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {

@@ -96,8 +96,19 @@ pub fn routes(state: AppState) -> Router {
         }))
         .layer(middleware::from_fn(server_timing))
         .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(SetRequestIdLayer::x_request_id(ids))
+}
+
+/// The span every log line of a request is written in: its id (the `X-Request-Id` sent back), the
+/// method and the path (not the query: a search is the user's business).
+fn request_span<B>(req: &Request<B>) -> tracing::Span {
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    tracing::info_span!("request", id, method = %req.method(), path = req.uri().path())
 }
 
 /// Adds `Server-Timing: app;dur=<ms>`: the time spent in Courrier for this request, which the

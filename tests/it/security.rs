@@ -589,3 +589,56 @@ async fn a_url_that_cannot_be_read_gets_the_error_page_in_the_users_language() {
         assert!(!text.contains("Invalid URL"), "{path}");
     }
 }
+
+/// `log.format = "json"`: one object a line, the lines of a request carrying its id, and still no
+/// password or session id at the most detailed level.
+#[tokio::test]
+async fn json_logs_are_an_object_a_line_with_the_request_id_and_no_secret() {
+    let server = Logged::start(&[("COURRIER_LOG_FORMAT", "json")]).await;
+    let alice = new_account("log-json");
+    let browser = Client::builder()
+        .cookie_store(true)
+        .redirect(redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = browser
+        .get(format!("{}/login", server.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let r = browser
+        .post(format!("{}/login", server.base))
+        .form(&[
+            ("email", alice.address.as_str()),
+            ("password", alice.password.as_str()),
+            ("csrf", &form_token(&page)),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let cookie = session_cookie(&r).expect("a session cookie");
+    let r = browser
+        .get(format!("{}/mail/INBOX", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let id = r.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let log = server.stop();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(lines.len() > 10, "{} lines", lines.len());
+    assert!(
+        lines.iter().any(|l| l["span"]["id"] == id.as_str()),
+        "a line of the request {id} carries its id"
+    );
+    let session_id = cookie.split_once('=').unwrap().1;
+    assert!(!log.contains(&alice.password), "the password is in the log");
+    assert!(!log.contains(session_id), "the session id is in the log");
+}
