@@ -7,7 +7,7 @@ use axum::Router;
 use axum::extract::FromRef;
 use tokio::net::TcpListener;
 
-use crate::config::Config;
+use crate::config::{Config, SessionBackend};
 use crate::mail::MailError;
 use crate::mail::account::{Credentials, Protocol, Servers};
 use crate::mail::imap::ImapPool;
@@ -16,7 +16,7 @@ use crate::mail::pop3::account::PopAccounts;
 use crate::store::compose::ComposeStore;
 use crate::store::secret::{SecretError, SecretKey};
 use crate::store::settings::SettingsStore;
-use crate::web::sessions::Sessions;
+use crate::web::sessions::{Embedded, RedisSessions, Sessions};
 use crate::web::throttle::Throttle;
 
 /// State shared by all handlers.
@@ -83,8 +83,15 @@ impl AppState {
             Some(path) => SecretKey::load(path, false)?,
             None => SecretKey::load(&config.data_dir.join("secret.key"), true)?,
         };
-        let sessions = Sessions::open(&config.data_dir.join("sessions.redb"))
-            .map_err(|e| StartError::Sessions(e.to_string()))?;
+        let sessions = match &config.session_store {
+            SessionBackend::Embedded => Sessions::Embedded(
+                Embedded::open(&config.data_dir.join("sessions.redb"))
+                    .map_err(|e| StartError::Sessions(e.to_string()))?,
+            ),
+            SessionBackend::Redis(url) => Sessions::Redis(
+                RedisSessions::new(url).map_err(|e| StartError::Sessions(e.to_string()))?,
+            ),
+        };
         let pool = ImapPool::new(config.pool.clone(), config.tls.clone());
         pool.spawn_reaper();
         let compose = ComposeStore::new(&config.data_dir);

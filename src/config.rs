@@ -96,6 +96,17 @@ struct RawPool {
 struct RawSession {
     idle_timeout_mins: i64,
     max_lifetime_hours: i64,
+    store: String,
+    redis_url: String,
+}
+
+/// Where sessions are kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SessionBackend {
+    /// A file in the data directory: one instance.
+    Embedded,
+    /// Redis at this URL: several instances.
+    Redis(String),
 }
 
 #[derive(Debug, Deserialize)]
@@ -165,6 +176,7 @@ pub struct Config {
     pub pop3_check_interval: Duration,
     /// Log lines as JSON objects rather than text.
     pub log_json: bool,
+    pub session_store: SessionBackend,
 }
 
 impl Config {
@@ -451,6 +463,23 @@ fn validate(raw: Raw) -> Result<Config, ConfigError> {
         max_message_bytes: positive("smtp.max_message_mb", raw.smtp.max_message_mb, 10_000)?
             * 1024
             * 1024,
+        session_store: match raw.session.store.trim() {
+            "embedded" => SessionBackend::Embedded,
+            "redis" => {
+                let url = raw.session.redis_url.trim();
+                if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                    return Err(err(format!(
+                        "session.redis_url: expected redis://host:port/, got {url:?}"
+                    )));
+                }
+                SessionBackend::Redis(url.to_owned())
+            }
+            other => {
+                return Err(err(format!(
+                    "session.store: expected embedded or redis, got {other:?}"
+                )));
+            }
+        },
         log_json: match raw.log.format.trim() {
             "text" => false,
             "json" => true,
@@ -599,6 +628,20 @@ mod tests {
         let json = Config::load(None, env(&[("COURRIER_LOG_FORMAT", "json")])).unwrap();
         assert!(json.log_json);
         assert!(Config::load(None, env(&[("COURRIER_LOG_FORMAT", "xml")])).is_err());
+        assert_eq!(default.session_store, SessionBackend::Embedded);
+        let redis = Config::load(
+            None,
+            env(&[
+                ("COURRIER_SESSION_STORE", "redis"),
+                ("COURRIER_SESSION_REDIS_URL", "redis://10.0.0.5:6379/2"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            redis.session_store,
+            SessionBackend::Redis("redis://10.0.0.5:6379/2".into())
+        );
+        assert!(Config::load(None, env(&[("COURRIER_SESSION_STORE", "memcached")])).is_err());
     }
 
     #[test]

@@ -88,6 +88,7 @@ error-folder-not-found = This folder does not exist (any more).
 error-message-not-found = This message does not exist (any more): it may have been moved or deleted on another device.
 error-part-not-found = This attachment does not exist.
 error-unavailable = The mail server cannot be reached right now. Try again in a few minutes.
+error-store-unavailable = Sign-in is unavailable for a moment. Please try again in a few seconds.
 error-internal = An unexpected error happened. If it goes on, tell your provider and give this reference: { $id }
 error-bad-request = This request is not valid.
 error-session-expired = Your session has ended. Please sign in again.

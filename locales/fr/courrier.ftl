@@ -88,6 +88,7 @@ error-folder-not-found = Ce dossier n'existe pas (ou plus).
 error-message-not-found = Ce message n'existe pas (ou plus) : il a peut-être été déplacé ou supprimé depuis un autre appareil.
 error-part-not-found = Cette pièce jointe n'existe pas.
 error-unavailable = Le serveur de messagerie est injoignable pour le moment. Réessayez dans quelques minutes.
+error-store-unavailable = La connexion est momentanément indisponible. Merci de réessayer dans quelques secondes.
 error-internal = Une erreur inattendue s'est produite. Si elle persiste, prévenez votre hébergeur en donnant cette référence : { $id }
 error-bad-request = Cette requête n'est pas valide.
 error-session-expired = Votre session a expiré. Merci de vous reconnecter.

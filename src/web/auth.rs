@@ -52,10 +52,7 @@ async fn login_token(session: &Session) -> Result<String, WebError> {
         return Ok(t);
     }
     let t = random_token();
-    session
-        .insert(LOGIN_CSRF, &t)
-        .await
-        .map_err(|e| WebError::Internal(format!("session: {e}")))?;
+    session.insert(LOGIN_CSRF, &t).await?;
     Ok(t)
 }
 
@@ -140,14 +137,9 @@ async fn login_post(
         }
     };
     // A new session id at login, so that an id planted before login is worth nothing after it.
-    let session_err =
-        |e: tower_sessions::session::Error| WebError::Internal(format!("session: {e}"));
-    session.cycle_id().await.map_err(session_err)?;
+    session.cycle_id().await?;
     let _ = session.remove::<String>(LOGIN_CSRF).await;
-    session
-        .insert(SessionUser::KEY, &user)
-        .await
-        .map_err(session_err)?;
+    session.insert(SessionUser::KEY, &user).await?;
     tracing::info!(address = %user.address, "logged in");
     Ok(redirect(if urls::is_local_path(&form.next) {
         &form.next
@@ -249,20 +241,14 @@ async fn logout_post(
     session: Session,
     Posted(form): Posted<LogoutForm>,
 ) -> Result<Response, WebError> {
-    let user: Option<SessionUser> = session
-        .get(SessionUser::KEY)
-        .await
-        .map_err(|e| WebError::Internal(format!("session: {e}")))?;
+    let user: Option<SessionUser> = session.get(SessionUser::KEY).await?;
     if let Some(user) = user {
         if !same_token(&form.csrf, &user.csrf) {
             return Err(WebError::BadRequest("logout without a valid token".into()));
         }
         state.end_mail_session(&user.pool_key);
     }
-    session
-        .flush()
-        .await
-        .map_err(|e| WebError::Internal(format!("session: {e}")))?;
+    session.flush().await?;
     Ok(redirect(urls::LOGIN))
 }
 

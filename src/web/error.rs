@@ -35,6 +35,9 @@ pub enum WebError {
     /// 400 "request not valid".
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// 503 "sessions are unavailable for a moment, try again": the session store does not answer.
+    #[error("session store unavailable: {0}")]
+    StoreUnavailable(String),
     /// 503 "mail server unreachable, try again".
     #[error("mail server unavailable: {0}")]
     Unavailable(String),
@@ -58,6 +61,12 @@ impl From<MailError> for WebError {
             | MailError::InUse => WebError::Unavailable(e.to_string()),
             MailError::Refused(m) => WebError::Internal(format!("server refused: {m}")),
         }
+    }
+}
+
+impl From<tower_sessions::session::Error> for WebError {
+    fn from(e: tower_sessions::session::Error) -> Self {
+        WebError::StoreUnavailable(e.to_string())
     }
 }
 
@@ -88,6 +97,9 @@ impl IntoResponse for WebError {
             WebError::NotFound => (StatusCode::NOT_FOUND, "error-not-found"),
             WebError::BadRequest(_) => (StatusCode::BAD_REQUEST, "error-bad-request"),
             WebError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "error-unavailable"),
+            WebError::StoreUnavailable(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "error-store-unavailable")
+            }
             WebError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "error-internal"),
         };
         let mut resp = status.into_response();

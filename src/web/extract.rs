@@ -117,10 +117,7 @@ pub(crate) async fn session_user<S: Send + Sync>(
     let session = Session::from_request_parts(parts, state)
         .await
         .map_err(|_| WebError::Internal("session layer missing".into()))?;
-    let user: Option<SessionUser> = session
-        .get(SessionUser::KEY)
-        .await
-        .map_err(|e| WebError::Internal(format!("session store: {e}")))?;
+    let user: Option<SessionUser> = session.get(SessionUser::KEY).await?;
     match user {
         Some(user) => Ok((session, user)),
         None => Err(WebError::NotLoggedIn {

@@ -3,7 +3,7 @@
 
 use askama::Template;
 use axum::extract::Request;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 
@@ -479,6 +479,22 @@ struct ErrorView {
 
 /// Turns responses marked with an [`ErrorPage`] into the error page, in the request's language, and
 /// logs their cause with the request id.
+fn store_unavailable(lang: Lang, request_id: &str) -> Response {
+    tracing::error!(request_id, "the session could not be saved");
+    let view = ErrorView {
+        ctx: PageCtx::public(lang, lang.t("error-title")),
+        message: lang.t("error-store-unavailable"),
+        status: 503,
+    };
+    let mut out = render(&view);
+    *out.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    out.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    out.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    out
+}
+
 pub async fn render_errors(req: Request, next: Next) -> Response {
     let (parts, body) = req.into_parts();
     let lang = lang_of(&parts);
@@ -489,8 +505,14 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
         .unwrap_or("-")
         .to_owned();
     let resp = next.run(Request::from_parts(parts, body)).await;
-    let Some(page) = resp.extensions().get::<ErrorPage>().cloned() else {
-        return resp;
+    let page = match resp.extensions().get::<ErrorPage>() {
+        Some(page) => page.clone(),
+        // The session layer answers a failed save of the session with a bare 500: the store did
+        // not answer in time. Said as such, with a 503 (try again), not as Courrier's failure.
+        None if resp.status() == StatusCode::INTERNAL_SERVER_ERROR => {
+            return store_unavailable(lang, &request_id);
+        }
+        None => return resp,
     };
     let status = resp.status();
     if status.is_server_error() {

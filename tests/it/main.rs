@@ -27,4 +27,5 @@ mod pop3_web;
 mod restart;
 mod search;
 mod security;
+mod sessions;
 mod threads;

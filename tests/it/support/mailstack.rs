@@ -100,3 +100,21 @@ pub fn restart_imap() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The stack's Redis (in memory only).
+pub const REDIS_URL: &str = "redis://127.0.0.1:10379/";
+
+/// Stops or starts the stack's Redis (`up`), as an outage does: what it held is gone.
+pub fn set_redis(up: bool) {
+    stack();
+    let cmd = if up { "start-redis" } else { "stop-redis" };
+    let out = Command::new(script())
+        .arg(cmd)
+        .output()
+        .expect("run scripts/mailstack");
+    assert!(
+        out.status.success(),
+        "{cmd} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
