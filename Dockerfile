@@ -21,4 +21,9 @@ WORKDIR /var/lib/courrier
 ENV COURRIER_SERVER_LISTEN=0.0.0.0:8080 \
     COURRIER_SERVER_DATA_DIR=/var/lib/courrier
 EXPOSE 8080
+# The binary asks its own /healthz (no curl in the image).
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
+    CMD ["/usr/local/bin/courrier", "--healthcheck"]
+# SIGTERM stops it gracefully (requests in flight finish, event streams end, IMAP logs out).
+STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/courrier"]

@@ -30,6 +30,8 @@ pub struct AppState {
     pub pops: PopAccounts,
     /// Browser sessions (purged of expired ones every minute).
     pub sessions: Sessions,
+    /// Turns true when the process is asked to stop: event streams end with a retry hint.
+    pub stopping: Arc<tokio::sync::watch::Sender<bool>>,
     /// Seals the password each session needs, in its record.
     pub secret: Arc<SecretKey>,
     /// One reopening at a time per session (see `web::extract`).
@@ -126,6 +128,7 @@ impl AppState {
         sessions.spawn_purger();
         Ok(AppState {
             secret: Arc::new(secret),
+            stopping: Arc::new(tokio::sync::watch::channel(false).0),
             reopening: Default::default(),
             sessions,
             throttle: Throttle::default(),
@@ -145,17 +148,48 @@ pub fn router(state: AppState) -> Router {
     crate::web::routes(state)
 }
 
-/// Serves until `shutdown` completes.
+/// How long requests in flight may take to finish once the process is asked to stop.
+pub const STOP_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Serves until `shutdown` completes, then stops gracefully: no new connection is accepted, event
+/// streams end (telling browsers when to reconnect, to another instance or this one restarted),
+/// requests in flight finish within [`STOP_DEADLINE`] (a send in flight completes and is filed, or
+/// is kept as a draft), and idle IMAP connections are logged out.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let stopping = state.stopping.clone();
+    let pool = state.pool.clone();
+    let (asked_tx, asked_rx) = tokio::sync::oneshot::channel::<()>();
+    let signal = async move {
+        shutdown.await;
+        tracing::info!("stopping: finishing requests in flight");
+        stopping.send_replace(true);
+        let _ = asked_tx.send(());
+    };
     // The peer's address reaches the handlers (login throttling counts per client).
-    axum::serve(
+    let server = axum::serve(
         listener,
         router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown)
-    .await
+    .with_graceful_shutdown(signal);
+    let deadline = async move {
+        if asked_rx.await.is_ok() {
+            tokio::time::sleep(STOP_DEADLINE).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    let result = tokio::select! {
+        r = server => r,
+        () = deadline => {
+            tracing::warn!("stopping: requests still running after the deadline are cut");
+            Ok(())
+        }
+    };
+    let n = pool.log_out_idle().await;
+    tracing::info!(imap_connections = n, "stopped");
+    result
 }

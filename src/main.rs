@@ -6,15 +6,17 @@ use std::process::ExitCode;
 use courrier::app::{self, AppState};
 use courrier::config::Config;
 
-const USAGE: &str = "usage: courrier [--config FILE] [--check-config]
+const USAGE: &str = "usage: courrier [--config FILE] [--check-config | --healthcheck]
 
   --config FILE    configuration file (default: $COURRIER_CONFIG, or built-in defaults)
   --check-config   validate the configuration, print a summary and exit
+  --healthcheck    ask the running instance's /healthz (for a container's HEALTHCHECK); exit 0 if ok
 Any key can be set as COURRIER_<SECTION>_<KEY>; see courrier.example.toml.";
 
 fn main() -> ExitCode {
     let mut config_path: Option<PathBuf> = std::env::var_os("COURRIER_CONFIG").map(Into::into);
     let mut check_only = false;
+    let mut health_only = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -26,6 +28,7 @@ fn main() -> ExitCode {
                 }
             },
             "--check-config" => check_only = true,
+            "--healthcheck" => health_only = true,
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return ExitCode::SUCCESS;
@@ -43,6 +46,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if health_only {
+        return healthcheck(config.listen);
+    }
     if check_only {
         println!(
             "configuration OK: listening on {}, public URL {}, IMAP {}:{} ({:?}), SMTP {}:{} ({:?}), {} extra domain(s)",
@@ -105,8 +111,27 @@ fn main() -> ExitCode {
             }
         };
         tracing::info!(listen = %listen, public_url = %public_url, "Courrier is serving");
+        // SIGTERM (an orchestrator, an upgrade) or SIGINT (a terminal) stop it gracefully.
         let shutdown = async {
-            let _ = tokio::signal::ctrl_c().await;
+            #[cfg(unix)]
+            {
+                use tokio::signal::unix::{SignalKind, signal};
+                match signal(SignalKind::terminate()) {
+                    Ok(mut term) => {
+                        tokio::select! {
+                            _ = term.recv() => {}
+                            _ = tokio::signal::ctrl_c() => {}
+                        }
+                    }
+                    Err(_) => {
+                        let _ = tokio::signal::ctrl_c().await;
+                    }
+                }
+            }
+            #[cfg(not(unix))]
+            {
+                let _ = tokio::signal::ctrl_c().await;
+            }
         };
         match app::serve(listener, state, shutdown).await {
             Ok(()) => ExitCode::SUCCESS,
@@ -116,4 +141,40 @@ fn main() -> ExitCode {
             }
         }
     })
+}
+
+/// GET /healthz on the instance this configuration describes (an unspecified listen address is
+/// reached on loopback), with a short deadline: what a container's HEALTHCHECK runs, without curl.
+fn healthcheck(listen: std::net::SocketAddr) -> ExitCode {
+    use std::io::{Read, Write};
+    let mut addr = listen;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr {
+            std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    let deadline = std::time::Duration::from_secs(3);
+    let answer = (|| -> std::io::Result<String> {
+        let mut s = std::net::TcpStream::connect_timeout(&addr, deadline)?;
+        s.set_read_timeout(Some(deadline))?;
+        s.set_write_timeout(Some(deadline))?;
+        s.write_all(b"GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
+        let mut out = String::new();
+        s.take(4096).read_to_string(&mut out)?;
+        Ok(out)
+    })();
+    match answer {
+        Ok(a) if a.starts_with("HTTP/1.0 200") || a.starts_with("HTTP/1.1 200") => {
+            ExitCode::SUCCESS
+        }
+        Ok(a) => {
+            eprintln!("courrier: unhealthy: {}", a.lines().next().unwrap_or(""));
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("courrier: unhealthy: {addr}: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

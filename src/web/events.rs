@@ -6,6 +6,7 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -33,6 +34,7 @@ struct EventsQuery {
 
 async fn events_get(
     user: CurrentUser,
+    State(state): State<AppState>,
     Params(q): Params<EventsQuery>,
 ) -> Result<Response, WebError> {
     let folder = q.folder.as_deref().and_then(urls::folder_from_key);
@@ -40,7 +42,20 @@ async fn events_get(
     // A tab joining running watchers first gets their current state.
     let lang = user.lang;
     let first = futures::stream::iter(known.into_iter().map(move |ev| Ok(to_sse(lang, &ev))));
-    let stream = first.chain(events(lang, receivers));
+    // When the process stops, the stream ends with a hint: reconnect in two seconds (to another
+    // instance, or to this one restarted), so that a tab never hangs on a dead connection.
+    let mut stopping = state.stopping.subscribe();
+    let stopped = async move {
+        let _ = stopping.wait_for(|s| *s).await;
+    };
+    let stream = first
+        .chain(events(lang, receivers))
+        .take_until(stopped)
+        .chain(futures::stream::once(async {
+            Ok(Event::default()
+                .retry(Duration::from_secs(2))
+                .comment("bye"))
+        }));
     Ok(Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response())

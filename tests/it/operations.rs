@@ -73,3 +73,145 @@ async fn readyz_names_a_mail_server_that_does_not_greet() {
         "{body}"
     );
 }
+
+/// SIGTERM, as an orchestrator sends before an upgrade: event streams end with a reconnect hint,
+/// the process exits by itself, cleanly, well within the deadline, and says so.
+#[tokio::test]
+async fn sigterm_ends_event_streams_and_stops_cleanly() {
+    let server = crate::security::Logged::start(&[]).await;
+    let acct = crate::support::new_account("sigterm");
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = browser
+        .get(format!("{}/login", server.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let r = browser
+        .post(format!("{}/login", server.base))
+        .form(&[
+            ("email", acct.address.as_str()),
+            ("password", acct.password.as_str()),
+            ("csrf", &crate::support::form_token(&page)),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let mut events = browser
+        .get(format!("{}/events?folder=INBOX", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(events.status(), StatusCode::OK);
+    // The stream is open (its first bytes: the watcher's state).
+    let first = tokio::time::timeout(Duration::from_secs(10), events.chunk())
+        .await
+        .expect("an event within 10 s")
+        .unwrap();
+    assert!(first.is_some());
+    let pid = server.child.id().to_string();
+    let start = Instant::now();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let mut rest = Vec::new();
+    while let Some(chunk) = tokio::time::timeout(Duration::from_secs(10), events.chunk())
+        .await
+        .expect("the stream ends, it does not hang")
+        .unwrap_or(None)
+    {
+        rest.extend_from_slice(&chunk);
+    }
+    let rest = String::from_utf8_lossy(&rest);
+    assert!(rest.contains("retry: 2000"), "a reconnect hint: {rest}");
+    let mut server = server;
+    let status = loop {
+        if let Some(s) = server.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "still running after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(status.success(), "{status:?}");
+    let log = server.stop();
+    assert!(
+        log.contains("stopping: finishing requests in flight"),
+        "{log}"
+    );
+    assert!(log.contains("stopped"), "{log}");
+}
+
+/// The container's contract, without a container: the binary as an unprivileged user, configured
+/// only from the environment as the Dockerfile sets it, and its own `--healthcheck` answering.
+#[tokio::test]
+async fn the_image_entrypoint_runs_unprivileged_from_the_environment() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let data = std::env::temp_dir().join(format!("courrier-image-{}", rand::random::<u64>()));
+    std::fs::create_dir_all(&data).unwrap();
+    let chown = std::process::Command::new("chown")
+        .args(["nobody", data.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(chown.success());
+    let env = crate::support::app::test_env(&[
+        ("COURRIER_SERVER_LISTEN", &format!("0.0.0.0:{port}")),
+        ("COURRIER_SERVER_DATA_DIR", data.to_str().unwrap()),
+    ]);
+    // The binary where any user may run it, as /usr/local/bin in the image.
+    let bin = data.with_extension("bin");
+    std::fs::copy(env!("CARGO_BIN_EXE_courrier"), &bin).unwrap();
+    let run = |args: &[&str]| {
+        use std::os::unix::process::CommandExt;
+        // nobody:nogroup, as the image's own unprivileged user.
+        let mut c = std::process::Command::new(&bin);
+        c.args(args)
+            .env_clear()
+            .envs(env.clone())
+            .uid(65534)
+            .gid(65534);
+        c
+    };
+    let before = run(&["--healthcheck"]).output().unwrap();
+    assert!(!before.status.success(), "nothing runs yet");
+    let mut child = run(&[]).spawn().unwrap();
+    let mut healthy = false;
+    for _ in 0..100 {
+        if run(&["--healthcheck"]).status().unwrap().success() {
+            healthy = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let key = std::fs::metadata(data.join("secret.key"));
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let status = child.wait().unwrap();
+    assert!(
+        healthy,
+        "--healthcheck reached /healthz on 0.0.0.0's loopback"
+    );
+    assert!(status.success(), "{status:?}");
+    let key = key.expect("the key made in the data directory");
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    assert_eq!(key.permissions().mode() & 0o777, 0o600);
+    assert_ne!(key.uid(), 0, "written by the unprivileged user");
+    let _ = std::fs::remove_dir_all(&data);
+    let _ = std::fs::remove_file(&bin);
+}

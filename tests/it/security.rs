@@ -308,14 +308,14 @@ fn urlencode(s: &str) -> String {
 }
 
 /// The real binary, its log (everything, at `trace`) going to a file the test reads afterwards.
-struct Logged {
-    child: std::process::Child,
+pub(crate) struct Logged {
+    pub(crate) child: std::process::Child,
     log: std::path::PathBuf,
-    base: String,
+    pub(crate) base: String,
 }
 
 impl Logged {
-    async fn start(extra: &[(&str, &str)]) -> Logged {
+    pub(crate) async fn start(extra: &[(&str, &str)]) -> Logged {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -346,7 +346,7 @@ impl Logged {
         Logged { child, log, base }
     }
 
-    fn stop(mut self) -> String {
+    pub(crate) fn stop(mut self) -> String {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();

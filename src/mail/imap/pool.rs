@@ -137,6 +137,19 @@ impl ImapPool {
         }
     }
 
+    /// Logs out every idle connection (at shutdown), each within its own short deadline. The
+    /// accounts stay known: a request still running keeps its connection.
+    pub async fn log_out_idle(&self) -> usize {
+        let accounts: Vec<Arc<Account>> = lock(&self.inner.accounts).values().cloned().collect();
+        let conns: Vec<Pooled> = accounts
+            .iter()
+            .flat_map(|a| lock(&a.idle).drain(..).collect::<Vec<_>>())
+            .collect();
+        let n = conns.len();
+        futures::future::join_all(conns.into_iter().map(|p| p.conn.logout())).await;
+        n
+    }
+
     /// True if the pool knows this session's account (its credentials are still in memory).
     pub fn knows(&self, key: &str) -> bool {
         lock(&self.inner.accounts).contains_key(key)
