@@ -13,6 +13,7 @@ use crate::mail::account::{Credentials, Protocol, Servers};
 use crate::mail::imap::ImapPool;
 use crate::mail::imap::watch::Watchers;
 use crate::mail::pop3::account::PopAccounts;
+use crate::metrics::{Metrics, StateLabels, metrics};
 use crate::store::compose::ComposeStore;
 use crate::store::secret::{SecretError, SecretKey};
 use crate::store::settings::SettingsStore;
@@ -61,13 +62,15 @@ impl AppState {
         creds: Credentials,
         servers: Servers,
     ) -> Result<(), MailError> {
-        match protocol {
+        let result = match protocol {
             Protocol::Imap => self.pool.login(pool_key, creds, servers.imap).await,
             Protocol::Pop3 => {
                 let dir = crate::store::file_key(creds.address());
                 self.pops.login(pool_key, &dir, creds, servers.pop3).await
             }
-        }
+        };
+        Metrics::outcome(&metrics().logins, result.is_ok());
+        result
     }
 
     /// Drops what a session holds of a user's mail: its pooled IMAP connections, or its POP3
@@ -192,4 +195,31 @@ pub async fn serve(
     let n = pool.log_out_idle().await;
     tracing::info!(imap_connections = n, "stopped");
     result
+}
+
+/// The metrics listener's routes (`GET /metrics`), apart from the users' ones so that it can
+/// listen where only the monitoring reaches (`server.metrics_listen`).
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let pool = state.pool.clone();
+            async move {
+                let m = metrics();
+                let (open, idle, waiting) = pool.stats();
+                for (state, n) in [("open", open), ("idle", idle), ("waiting", waiting)] {
+                    m.imap_connections
+                        .get_or_create(&StateLabels { state })
+                        .set(n);
+                }
+                (
+                    [(
+                        axum::http::header::CONTENT_TYPE,
+                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    )],
+                    m.encode(),
+                )
+            }
+        }),
+    )
 }

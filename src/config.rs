@@ -48,6 +48,7 @@ struct RawServer {
     data_dir: String,
     trusted_proxies: String,
     secret_key_file: String,
+    metrics_listen: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -156,6 +157,8 @@ pub struct Config {
     /// The key that seals sessions' passwords; `None`: `secret.key` in the data directory, made on
     /// first start.
     pub secret_key_file: Option<PathBuf>,
+    /// Where Prometheus metrics are served (`GET /metrics`); `None`: not served.
+    pub metrics_listen: Option<SocketAddr>,
     pub default_servers: Servers,
     /// Whether domains not in `domains` use `default_servers`.
     pub default_server_for_all: bool,
@@ -431,6 +434,14 @@ fn validate(raw: Raw) -> Result<Config, ConfigError> {
         listen,
         public_url,
         data_dir: PathBuf::from(&raw.server.data_dir),
+        metrics_listen: match raw.server.metrics_listen.trim() {
+            "" => None,
+            a => Some(a.parse().map_err(|_| {
+                err(format!(
+                    "server.metrics_listen: expected address:port, got {a:?}"
+                ))
+            })?),
+        },
         secret_key_file: Some(raw.server.secret_key_file.trim())
             .filter(|p| !p.is_empty())
             .map(PathBuf::from),
@@ -629,6 +640,14 @@ mod tests {
         assert!(json.log_json);
         assert!(Config::load(None, env(&[("COURRIER_LOG_FORMAT", "xml")])).is_err());
         assert_eq!(default.session_store, SessionBackend::Embedded);
+        assert_eq!(default.metrics_listen, None, "metrics off by default");
+        let m = Config::load(
+            None,
+            env(&[("COURRIER_SERVER_METRICS_LISTEN", "127.0.0.1:9180")]),
+        )
+        .unwrap();
+        assert_eq!(m.metrics_listen, Some("127.0.0.1:9180".parse().unwrap()));
+        assert!(Config::load(None, env(&[("COURRIER_SERVER_METRICS_LISTEN", "nowhere")])).is_err());
         let redis = Config::load(
             None,
             env(&[

@@ -11,6 +11,8 @@ pub mod config;
 pub mod i18n;
 /// Mail: protocol clients and message handling, with no knowledge of HTTP.
 pub mod mail;
+/// What an operator watches: Prometheus metrics.
+pub mod metrics;
 /// Courrier's own storage: settings and messages being written.
 pub mod store;
 /// The web interface: routes, handlers, templates, errors.

@@ -103,6 +103,7 @@ fn main() -> ExitCode {
             }
         };
         let (listen, public_url) = (config.listen, config.public_url.clone());
+        let metrics_listen = config.metrics_listen;
         let state = match AppState::new(config) {
             Ok(s) => s,
             Err(e) => {
@@ -110,6 +111,21 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        if let Some(addr) = metrics_listen {
+            match tokio::net::TcpListener::bind(addr).await {
+                Ok(l) => {
+                    let router = app::metrics_router(state.clone());
+                    tokio::spawn(async move {
+                        let _ = axum::serve(l, router).await;
+                    });
+                    tracing::info!(listen = %addr, "metrics served");
+                }
+                Err(e) => {
+                    eprintln!("courrier: cannot listen on {addr} for metrics: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
         tracing::info!(listen = %listen, public_url = %public_url, "Courrier is serving");
         // SIGTERM (an orchestrator, an upgrade) or SIGINT (a terminal) stop it gracefully.
         let shutdown = async {

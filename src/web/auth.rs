@@ -184,6 +184,7 @@ async fn authenticate(
     }
     if let Err(wait) = state.throttle.check(&email, client) {
         tracing::info!(address = %email, client = %client, "login throttled");
+        crate::metrics::metrics().throttled_logins.inc();
         return Err(LoginRefused::Throttled(wait));
     }
     let servers = match state.config.servers_for(&email) {

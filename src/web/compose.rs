@@ -459,6 +459,8 @@ async fn answer_send(
     state: &AppState,
 ) -> Result<Response, WebError> {
     let lang = user.lang;
+    let sent = matches!(outcome, Outcome::Sent { .. });
+    crate::metrics::Metrics::outcome(&crate::metrics::metrics().sends, sent);
     match outcome {
         Outcome::Sent { filing_error } => {
             let notice = match filing_error {

@@ -66,6 +66,7 @@ impl From<MailError> for WebError {
 
 impl From<tower_sessions::session::Error> for WebError {
     fn from(e: tower_sessions::session::Error) -> Self {
+        crate::metrics::metrics().session_store_errors.inc();
         WebError::StoreUnavailable(e.to_string())
     }
 }

@@ -48,8 +48,13 @@ async fn events_get(
     let stopped = async move {
         let _ = stopping.wait_for(|s| *s).await;
     };
+    let open = OpenStream::new();
     let stream = first
         .chain(events(lang, receivers))
+        .map(move |e| {
+            let _counted = &open;
+            e
+        })
         .take_until(stopped)
         .chain(futures::stream::once(async {
             Ok(Event::default()
@@ -59,6 +64,22 @@ async fn events_get(
     Ok(Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response())
+}
+
+/// Counts an open stream for the metrics, as long as the stream lives.
+struct OpenStream;
+
+impl OpenStream {
+    fn new() -> Self {
+        crate::metrics::metrics().event_streams.inc();
+        OpenStream
+    }
+}
+
+impl Drop for OpenStream {
+    fn drop(&mut self) {
+        crate::metrics::metrics().event_streams.dec();
+    }
 }
 
 /// The events of all the receivers, as they come, until every watcher has stopped.

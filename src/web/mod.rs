@@ -85,6 +85,8 @@ pub fn routes(state: AppState) -> Router {
             "/favicon.ico",
             axum::routing::get(|| async { error::redirect("/static/icons/favicon.svg") }),
         )
+        // Timed by route pattern: only matched routes (a scan of random paths adds no series).
+        .route_layer(middleware::from_fn(timed))
         .fallback(|| async { WebError::NotFound })
         .with_state(state)
         // Layers run outside-in from the bottom: request id first, then tracing, security headers,
@@ -109,6 +111,27 @@ fn request_span<B>(req: &Request<B>) -> tracing::Span {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     tracing::info_span!("request", id, method = %req.method(), path = req.uri().path())
+}
+
+/// Records a request's duration in the metrics, by route pattern, method and status.
+async fn timed(
+    matched: axum::extract::MatchedPath,
+    req: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    let route = matched.as_str().to_owned();
+    let method = req.method().as_str().to_owned();
+    let start = std::time::Instant::now();
+    let resp = next.run(req).await;
+    crate::metrics::metrics()
+        .http
+        .get_or_create(&crate::metrics::RouteLabels {
+            route,
+            method,
+            status: resp.status().as_u16(),
+        })
+        .observe(start.elapsed().as_secs_f64());
+    resp
 }
 
 /// Adds `Server-Timing: app;dur=<ms>`: the time spent in Courrier for this request, which the

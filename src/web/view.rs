@@ -481,6 +481,7 @@ struct ErrorView {
 /// logs their cause with the request id.
 fn store_unavailable(lang: Lang, request_id: &str) -> Response {
     tracing::error!(request_id, "the session could not be saved");
+    crate::metrics::metrics().session_store_errors.inc();
     let view = ErrorView {
         ctx: PageCtx::public(lang, lang.t("error-title")),
         message: lang.t("error-store-unavailable"),

@@ -215,3 +215,44 @@ async fn the_image_entrypoint_runs_unprivileged_from_the_environment() {
     let _ = std::fs::remove_dir_all(&data);
     let _ = std::fs::remove_file(&bin);
 }
+
+/// The metrics listener: latency by route pattern (never a user's path), IMAP command latency by
+/// name, logins, pool connections; nothing that names a user.
+#[tokio::test]
+async fn metrics_count_by_route_pattern_and_name_no_user() {
+    let app = TestApp::start().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let metrics_base = format!("http://{}", listener.local_addr().unwrap());
+    let router = courrier::app::metrics_router(app.state.clone());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    let acct = crate::support::new_account("metrics");
+    app.login(&acct).await;
+    app.page("/mail/INBOX").await;
+    app.page("/mail/INBOX?page=2").await;
+    let r = reqwest::get(format!("{metrics_base}/metrics"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/openmetrics-text")
+    );
+    let text = r.text().await.unwrap();
+    for expected in [
+        "courrier_http_request_duration_seconds_count{route=\"/mail/{folder}\",method=\"GET\",status=\"200\"}",
+        "courrier_logins_total{outcome=\"ok\"}",
+        "courrier_imap_command_duration_seconds_count{command=\"SELECT\"}",
+        "courrier_imap_connections{state=\"open\"}",
+        "courrier_event_streams_open",
+    ] {
+        assert!(text.contains(expected), "{expected} missing:\n{text}");
+    }
+    assert!(!text.contains(&acct.address), "no address in the metrics");
+    assert!(!text.contains("INBOX?page"), "no raw path");
+    // Not on the users' listener.
+    assert_eq!(app.get("/metrics").await.status(), StatusCode::NOT_FOUND);
+}

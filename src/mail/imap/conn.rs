@@ -99,11 +99,14 @@ impl Conn {
             ));
         }
         self.last_used = Instant::now();
+        let started = self.last_used;
         let timeout = self.timeout;
         // Broken until the answer has been read to its end: if anything unwinds in between (a panic
         // in `each`), the pool throws the connection away instead of reusing a half-read stream.
         self.broken = true;
-        match tokio::time::timeout(timeout, self.command_inner(command, each)).await {
+        let result = tokio::time::timeout(timeout, self.command_inner(command, each)).await;
+        crate::metrics::metrics().imap_command(command, started.elapsed());
+        match result {
             Ok(Ok(v)) => {
                 self.broken = false;
                 Ok(v)

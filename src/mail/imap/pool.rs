@@ -65,6 +65,8 @@ struct Account {
 }
 
 struct Inner {
+    /// Requests waiting for a connection of their account (all its slots in use).
+    waiting: std::sync::atomic::AtomicI64,
     cfg: PoolConfig,
     tls: TlsSettings,
     global: Arc<Semaphore>,
@@ -93,6 +95,7 @@ impl ImapPool {
         let global = Arc::new(Semaphore::new(cfg.max_total));
         ImapPool {
             inner: Arc::new(Inner {
+                waiting: Default::default(),
                 cfg,
                 tls,
                 global,
@@ -135,6 +138,21 @@ impl ImapPool {
         if let Some(account) = lock(&self.inner.accounts).remove(key) {
             close_all(&account);
         }
+    }
+
+    /// Connections open (idle or in use), idle, and requests waiting for one: for the metrics.
+    pub fn stats(&self) -> (i64, i64, i64) {
+        let open = self
+            .inner
+            .cfg
+            .max_total
+            .saturating_sub(self.inner.global.available_permits());
+        let idle: usize = lock(&self.inner.accounts)
+            .values()
+            .map(|a| lock(&a.idle).len())
+            .sum();
+        let waiting = self.inner.waiting.load(Ordering::Relaxed);
+        (open as i64, idle as i64, waiting)
     }
 
     /// Logs out every idle connection (at shutdown), each within its own short deadline. The
@@ -256,13 +274,16 @@ impl ImapPool {
     }
 
     async fn lease(&self, account: &Arc<Account>, always_check: bool) -> Result<Lease, MailError> {
+        self.inner.waiting.fetch_add(1, Ordering::Relaxed);
         let slot = tokio::time::timeout(
             self.inner.cfg.command_timeout,
             account.slots.clone().acquire_owned(),
         )
-        .await
-        .map_err(|_| MailError::Busy)?
-        .map_err(|_| MailError::Busy)?;
+        .await;
+        self.inner.waiting.fetch_sub(1, Ordering::Relaxed);
+        let slot = slot
+            .map_err(|_| MailError::Busy)?
+            .map_err(|_| MailError::Busy)?;
         let cached = lock(&account.idle).pop();
         if let Some(mut pooled) = cached {
             let fresh =

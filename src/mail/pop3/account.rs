@@ -460,8 +460,13 @@ impl PopAccounts {
             }
         });
         match &result {
-            Ok(r) => tracing::info!(address = %account.address, downloaded = r.downloaded,
-                deleted = r.deleted_on_server, "POP3 check"),
+            Ok(r) => {
+                crate::metrics::metrics()
+                    .pop3_downloaded
+                    .inc_by(r.downloaded as u64);
+                tracing::info!(address = %account.address, downloaded = r.downloaded,
+                    deleted = r.deleted_on_server, "POP3 check")
+            }
             Err(e) => tracing::info!(address = %account.address, error = %e, "POP3 check failed"),
         }
         self.announce(&account, before).await;
