@@ -9,6 +9,7 @@ mod support;
 mod actions;
 mod browser;
 mod compose;
+mod deploy;
 mod faults;
 mod folders;
 mod hostile;
