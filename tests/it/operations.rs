@@ -256,3 +256,58 @@ async fn metrics_count_by_route_pattern_and_name_no_user() {
     // Not on the users' listener.
     assert_eq!(app.get("/metrics").await.status(), StatusCode::NOT_FOUND);
 }
+
+/// Mail servers that accept a connection and never answer: the user gets a clear page within
+/// the deadline, and the instance keeps serving others meanwhile.
+#[tokio::test]
+async fn a_mail_server_that_never_answers_gives_a_clear_error_in_time() {
+    let hung = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = hung.local_addr().unwrap().port().to_string();
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((s, _)) = hung.accept().await {
+            open.push(s);
+        }
+    });
+    let app = TestApp::with(&[
+        ("COURRIER_IMAP_PORT", &port),
+        ("COURRIER_POP3_PORT", &port),
+        ("COURRIER_DOMAINS_PROTOCOLS", "both"),
+        ("COURRIER_POOL_COMMAND_TIMEOUT_SECS", "3"),
+    ])
+    .await;
+    let acct = crate::support::new_account("hung");
+    for (protocol, within) in [("imap", 15), ("pop3", 15)] {
+        let start = Instant::now();
+        let fields = [
+            ("email", acct.address.as_str()),
+            ("password", acct.password.as_str()),
+            ("protocol", protocol),
+        ];
+        let login = app.post_login(&fields, "en");
+        let other = async {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let t = Instant::now();
+            assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
+            t.elapsed()
+        };
+        let (r, healthz_took) = tokio::join!(login, other);
+        let took = start.elapsed();
+        assert!(
+            healthz_took < Duration::from_secs(1),
+            "others are served meanwhile"
+        );
+        assert_eq!(
+            r.status(),
+            StatusCode::OK,
+            "{protocol}: the login page again"
+        );
+        let page = html_escape::decode_html_entities(&r.text().await.unwrap()).into_owned();
+        assert!(
+            page.contains("did not answer in time") || page.contains("cannot be reached"),
+            "{protocol}: {page}"
+        );
+        assert!(took < Duration::from_secs(within), "{protocol}: {took:?}");
+    }
+    held.abort();
+}
