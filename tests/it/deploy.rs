@@ -8,11 +8,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use reqwest::{Client, StatusCode, redirect};
+use reqwest::StatusCode;
 
 use crate::support::imap_probe::{Probe, simple_message};
 use crate::support::mailstack::{REDIS_URL, dovecot_logins};
-use crate::support::{form_token, new_account};
+use crate::support::{browser_logged_in, new_account};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -149,23 +149,7 @@ async fn behind_nginx_a_session_survives_any_instance_and_a_killed_one() {
         )
         .await;
     let logins = dovecot_logins(&acct.address);
-    let browser = Client::builder()
-        .cookie_store(true)
-        .redirect(redirect::Policy::none())
-        .build()
-        .unwrap();
-    let page = browser.get(format!("{public}/login")).send().await.unwrap();
-    let page = page.text().await.unwrap();
-    let r = browser
-        .post(format!("{public}/login"))
-        .form(&[
-            ("email", acct.address.as_str()),
-            ("password", acct.password.as_str()),
-            ("csrf", &form_token(&page)),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let (browser, r) = browser_logged_in(&public, &acct).await;
     // The login page and its post may have gone to different instances: the token is in Redis.
     assert_eq!(
         r.status(),

@@ -80,29 +80,7 @@ async fn readyz_names_a_mail_server_that_does_not_greet() {
 async fn sigterm_ends_event_streams_and_stops_cleanly() {
     let server = crate::security::Logged::start(&[]).await;
     let acct = crate::support::new_account("sigterm");
-    let browser = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let page = browser
-        .get(format!("{}/login", server.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let r = browser
-        .post(format!("{}/login", server.base))
-        .form(&[
-            ("email", acct.address.as_str()),
-            ("password", acct.password.as_str()),
-            ("csrf", &crate::support::form_token(&page)),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let (browser, r) = crate::support::browser_logged_in(&server.base, &acct).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let mut events = browser
         .get(format!("{}/events?folder=INBOX", server.base))

@@ -596,29 +596,7 @@ async fn a_url_that_cannot_be_read_gets_the_error_page_in_the_users_language() {
 async fn json_logs_are_an_object_a_line_with_the_request_id_and_no_secret() {
     let server = Logged::start(&[("COURRIER_LOG_FORMAT", "json")]).await;
     let alice = new_account("log-json");
-    let browser = Client::builder()
-        .cookie_store(true)
-        .redirect(redirect::Policy::none())
-        .build()
-        .unwrap();
-    let page = browser
-        .get(format!("{}/login", server.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let r = browser
-        .post(format!("{}/login", server.base))
-        .form(&[
-            ("email", alice.address.as_str()),
-            ("password", alice.password.as_str()),
-            ("csrf", &form_token(&page)),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let (browser, r) = crate::support::browser_logged_in(&server.base, &alice).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let cookie = session_cookie(&r).expect("a session cookie");
     let r = browser

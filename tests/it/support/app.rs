@@ -226,6 +226,31 @@ pub fn form_token(page: &str) -> String {
     page[start..end].to_owned()
 }
 
+/// A browser (cookies kept, redirects not followed) that logged in as `account` at `base`, a
+/// Courrier started apart (a process, or behind a proxy); with the login's answer.
+pub async fn browser_logged_in(base: &str, account: &Account) -> (Client, Response) {
+    let browser = client();
+    let page = browser
+        .get(format!("{base}/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let r = browser
+        .post(format!("{base}/login"))
+        .form(&[
+            ("email", account.address.as_str()),
+            ("password", account.password.as_str()),
+            ("csrf", &form_token(&page)),
+        ])
+        .send()
+        .await
+        .unwrap();
+    (browser, r)
+}
+
 fn client() -> Client {
     Client::builder()
         .cookie_store(true)

@@ -8,5 +8,5 @@ pub mod imap_probe;
 pub mod mailstack;
 pub mod proxy;
 
-pub use app::{TestApp, form_token};
+pub use app::{TestApp, browser_logged_in, form_token};
 pub use mailstack::{Account, new_account};
