@@ -408,7 +408,27 @@ pub struct Search {
     pub before: Option<chrono::NaiveDate>,
 }
 
+/// The most characters of a typed search that are looked for.
+pub const MAX_SEARCH_CHARS: usize = 200;
+
 impl Search {
+    /// A search for what the user typed (cut to [`MAX_SEARCH_CHARS`]), with the checkboxes of
+    /// the search forms.
+    pub fn typed(text: Option<&str>, unread: bool, flagged: bool, attachments: bool) -> Self {
+        Search {
+            text: text
+                .unwrap_or_default()
+                .chars()
+                .take(MAX_SEARCH_CHARS)
+                .collect(),
+            unread,
+            flagged,
+            attachments,
+            since: None,
+            before: None,
+        }
+    }
+
     /// True when nothing narrows the folder.
     pub fn is_empty(&self) -> bool {
         self.text.trim().is_empty()

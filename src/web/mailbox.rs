@@ -116,18 +116,14 @@ impl PageQuery {
             sort,
             ascending: self.order.as_deref() == Some("asc"),
             search: Search {
-                text: self
-                    .q
-                    .clone()
-                    .unwrap_or_default()
-                    .chars()
-                    .take(200)
-                    .collect(),
-                unread: self.unread.is_some(),
-                flagged: self.flagged.is_some(),
-                attachments: self.attachments.is_some(),
                 since: day(&self.since),
                 before: day(&self.before),
+                ..Search::typed(
+                    self.q.as_deref(),
+                    self.unread.is_some(),
+                    self.flagged.is_some(),
+                    self.attachments.is_some(),
+                )
             },
         }
     }

@@ -67,20 +67,12 @@ async fn search_get(
 
 impl SearchQuery {
     fn search(&self) -> Search {
-        Search {
-            text: self
-                .q
-                .clone()
-                .unwrap_or_default()
-                .chars()
-                .take(200)
-                .collect(),
-            unread: self.unread.is_some(),
-            flagged: self.flagged.is_some(),
-            attachments: self.attachments.is_some(),
-            since: None,
-            before: None,
-        }
+        Search::typed(
+            self.q.as_deref(),
+            self.unread.is_some(),
+            self.flagged.is_some(),
+            self.attachments.is_some(),
+        )
     }
 }
 
