@@ -201,12 +201,7 @@ async fn actions_need_the_form_token() {
 async fn move_works_on_servers_without_move() {
     let proxy = FaultProxy::start().await;
     proxy.hide_move();
-    let port = proxy.port.to_string();
-    let app = TestApp::with(&[
-        ("COURRIER_IMAP_PORT", &port),
-        ("COURRIER_IMAP_SECURITY", "none"),
-    ])
-    .await;
+    let app = TestApp::behind(&proxy).await;
     let (_, mut probe) = with_messages(&app, "act-nomove", 3).await;
     act(&app, "/mail/INBOX", &[("uid", "2"), ("action", "archive")]).await;
     assert_eq!(probe.uids("Archive").await.len(), 1);

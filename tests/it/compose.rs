@@ -872,12 +872,7 @@ async fn a_sent_folder_deleted_elsewhere_is_made_again_for_the_next_copy() {
 #[tokio::test]
 async fn saving_a_draft_again_lists_no_folders() {
     let proxy = crate::support::proxy::FaultProxy::start().await;
-    let port = proxy.port.to_string();
-    let app = TestApp::with(&[
-        ("COURRIER_IMAP_PORT", &port),
-        ("COURRIER_IMAP_SECURITY", "none"),
-    ])
-    .await;
+    let app = TestApp::behind(&proxy).await;
     let alice = new_account("autosave-lists");
     app.login(&alice).await;
     let (_, page) = open_form(&app, "/compose").await;

@@ -7,19 +7,10 @@ use crate::support::imap_probe::{Probe, simple_message};
 use crate::support::proxy::FaultProxy;
 use crate::support::{TestApp, new_account};
 
-async fn app_behind(proxy: &FaultProxy) -> TestApp {
-    let port = proxy.port.to_string();
-    TestApp::with(&[
-        ("COURRIER_IMAP_PORT", &port),
-        ("COURRIER_IMAP_SECURITY", "none"),
-    ])
-    .await
-}
-
 #[tokio::test]
 async fn a_malformed_server_reply_is_survived_on_a_new_connection() {
     let proxy = FaultProxy::start().await;
-    let app = app_behind(&proxy).await;
+    let app = TestApp::behind(&proxy).await;
     let acct = new_account("fault-garble");
     let mut probe = Probe::connect(&acct).await;
     probe
@@ -46,7 +37,7 @@ async fn a_malformed_server_reply_is_survived_on_a_new_connection() {
 #[tokio::test]
 async fn a_connection_cut_mid_fetch_is_retried() {
     let proxy = FaultProxy::start().await;
-    let app = app_behind(&proxy).await;
+    let app = TestApp::behind(&proxy).await;
     let acct = new_account("fault-cut");
     let mut probe = Probe::connect(&acct).await;
     let body = "0123456789abcdef".repeat(64 * 1024);
@@ -64,7 +55,7 @@ async fn a_connection_cut_mid_fetch_is_retried() {
 #[tokio::test]
 async fn a_server_outage_gives_a_clear_page_and_no_new_login() {
     let proxy = FaultProxy::start().await;
-    let app = app_behind(&proxy).await;
+    let app = TestApp::behind(&proxy).await;
     let acct = new_account("fault-down");
     app.login(&acct).await;
     app.page("/mail/INBOX").await;

@@ -527,12 +527,7 @@ async fn links_that_lie_about_their_target_are_listed_above_the_message() {
 #[tokio::test]
 async fn the_frame_reuses_the_page_rendering() {
     let proxy = crate::support::proxy::FaultProxy::start().await;
-    let port = proxy.port.to_string();
-    let app = TestApp::with(&[
-        ("COURRIER_IMAP_PORT", &port),
-        ("COURRIER_IMAP_SECURITY", "none"),
-    ])
-    .await;
+    let app = TestApp::behind(&proxy).await;
     let acct = new_account("frame-reuse");
     Probe::connect(&acct)
         .await

@@ -116,12 +116,7 @@ async fn sorting_by_each_column() {
 async fn sorting_without_server_sort_gives_the_same_order() {
     let proxy = FaultProxy::start().await;
     proxy.hide_capability("SORT");
-    let port = proxy.port.to_string();
-    let app = TestApp::with(&[
-        ("COURRIER_IMAP_PORT", &port),
-        ("COURRIER_IMAP_SECURITY", "none"),
-    ])
-    .await;
+    let app = TestApp::behind(&proxy).await;
     three(&app, "sort-fallback").await;
     check_orders(&app).await;
     assert!(!proxy.saw_command("UID SORT"), "the fallback was used");

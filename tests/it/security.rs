@@ -372,29 +372,9 @@ async fn passwords_and_session_ids_never_reach_the_log() {
         .build()
         .unwrap();
     let login = |password: String| {
-        let browser = browser.clone();
-        let base = server.base.clone();
-        let address = alice.address.clone();
-        async move {
-            let page = browser
-                .get(format!("{base}/login"))
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
-            browser
-                .post(format!("{base}/login"))
-                .form(&[
-                    ("email", address.as_str()),
-                    ("password", password.as_str()),
-                    ("csrf", &form_token(&page)),
-                ])
-                .send()
-                .await
-                .unwrap()
-        }
+        let (browser, base, address) =
+            (browser.clone(), server.base.clone(), alice.address.clone());
+        async move { crate::support::app::log_in(&browser, &base, &address, &password).await }
     };
     let wrong = "Wr0ng-Secret-Typed-By-Mistake";
     assert_eq!(login(wrong.to_owned()).await.status(), StatusCode::OK);

@@ -99,6 +99,16 @@ impl TestApp {
         Self::from_env(env, client).await
     }
 
+    /// Courrier whose IMAP goes through `proxy` (plain, on loopback), to count or break commands.
+    pub async fn behind(proxy: &super::proxy::FaultProxy) -> TestApp {
+        let port = proxy.port.to_string();
+        Self::with(&[
+            ("COURRIER_IMAP_PORT", &port),
+            ("COURRIER_IMAP_SECURITY", "none"),
+        ])
+        .await
+    }
+
     /// Another browser on the same instance: its own cookies, so its own session.
     pub fn other_browser(&self) -> TestApp {
         TestApp {
@@ -230,6 +240,12 @@ pub fn form_token(page: &str) -> String {
 /// Courrier started apart (a process, or behind a proxy); with the login's answer.
 pub async fn browser_logged_in(base: &str, account: &Account) -> (Client, Response) {
     let browser = client();
+    let r = log_in(&browser, base, &account.address, &account.password).await;
+    (browser, r)
+}
+
+/// Posts the login form in `browser` at `base`, with the form's token from the login page.
+pub async fn log_in(browser: &Client, base: &str, address: &str, password: &str) -> Response {
     let page = browser
         .get(format!("{base}/login"))
         .send()
@@ -238,17 +254,16 @@ pub async fn browser_logged_in(base: &str, account: &Account) -> (Client, Respon
         .text()
         .await
         .unwrap();
-    let r = browser
+    browser
         .post(format!("{base}/login"))
         .form(&[
-            ("email", account.address.as_str()),
-            ("password", account.password.as_str()),
+            ("email", address),
+            ("password", password),
             ("csrf", &form_token(&page)),
         ])
         .send()
         .await
-        .unwrap();
-    (browser, r)
+        .unwrap()
 }
 
 fn client() -> Client {
