@@ -186,8 +186,20 @@ fn selector_ok(s: &str) -> bool {
         && s.len() <= 2000
         && s.chars()
             .all(|c| c.is_alphanumeric() || " \t\r\n-_.#:>+~*,()[]=|^$!\"'%".contains(c))
-        && !compact.contains("url(")
         && !compact.contains(":has(")
+        // Nothing a reader of the sheet could take for a dangerous value, even where it is only
+        // a selector (`behavior:a` is an element and a pseudo-class).
+        && ![
+            "url(",
+            "image-set(",
+            "expression(",
+            "javascript:",
+            "-moz-binding",
+            "behavior:",
+            "position:",
+        ]
+        .iter()
+        .any(|bad| compact.contains(bad))
         && !sibling_inside_brackets(s)
         && plain_tokens(s, MAX_SELECTOR_NESTING)
 }
